@@ -1,0 +1,30 @@
+import functools
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from ccr.models import Role
+
+
+def role_required(*roles: Role):
+    """Logged in and of one of these roles; any other role gets a 404 (nothing is leaked)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def home_endpoint(role: Role) -> str:
+    return f"{role.value}.dashboard"
+
+
+def ticket_endpoint(role: Role) -> str:
+    return f"{role.value}.ticket"

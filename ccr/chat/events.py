@@ -1,0 +1,114 @@
+"""The Socket.IO namespace: thin handlers that authorise from the database and call services."""
+
+import functools
+import logging
+
+from flask import request
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, join_room
+
+from ccr import rooms
+from ccr.chat import presence
+from ccr.extensions import db, socketio
+from ccr.models import Role, Ticket, User
+from ccr.services import ServiceError
+from ccr.services.messages import message_payload, messages_after, post_message
+from ccr.services.permissions import can_see_internal_notes, can_view_ticket
+
+log = logging.getLogger(__name__)
+
+
+def _fresh_user() -> User | None:
+    """Reload the user from the database: a deactivated or logged-out user is refused."""
+    if not current_user.is_authenticated:
+        return None
+    user = db.session.get(User, current_user.id)
+    if user is None or not user.is_active or user.get_id() != current_user.get_id():
+        return None
+    return user
+
+
+def authorised(handler):
+    @functools.wraps(handler)
+    def wrapper(data=None):
+        user = _fresh_user()
+        if user is None:
+            socketio.server.disconnect(request.sid, namespace="/")
+            return {"ok": False, "error": "Your session has ended. Please log in again."}
+        try:
+            return handler(user, data if isinstance(data, dict) else {})
+        except ServiceError as exc:
+            db.session.rollback()
+            return {"ok": False, "error": str(exc)}
+        except Exception:
+            db.session.rollback()
+            log.exception("socket handler %s failed", handler.__name__)
+            return {"ok": False, "error": "Something went wrong; your message was not saved."}
+        finally:
+            db.session.remove()
+
+    return wrapper
+
+
+def _ticket(user: User, data: dict) -> Ticket:
+    try:
+        ticket_id = int(data.get("ticket_id"))
+    except (TypeError, ValueError):
+        raise ServiceError("No such ticket.") from None
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or not can_view_ticket(user, ticket):
+        raise ServiceError("No such ticket.")
+    return ticket
+
+
+@socketio.on("connect")
+def on_connect(auth=None):
+    user = _fresh_user()
+    if user is None:
+        db.session.remove()
+        raise ConnectionRefusedError("authentication required")
+    presence.add(request.sid, user.id)
+    join_room(rooms.user(user.id))
+    if user.role == Role.ADMIN:
+        join_room(rooms.admins())
+    if user.role in (Role.AGENT, Role.ADMIN):
+        join_room(rooms.agents())
+    db.session.remove()
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_args):
+    presence.remove(request.sid)
+
+
+@socketio.on("join_ticket")
+@authorised
+def on_join_ticket(user: User, data: dict):
+    ticket = _ticket(user, data)
+    join_room(rooms.ticket(ticket.id))
+    if can_see_internal_notes(user, ticket):
+        join_room(rooms.ticket_staff(ticket.id))
+    presence.joined(request.sid, ticket.id)
+    after = _int(data.get("after_id"))
+    return {"ok": True, "messages": [message_payload(m) for m in messages_after(ticket, user, after)]}
+
+
+@socketio.on("send_message")
+@authorised
+def on_send_message(user: User, data: dict):
+    ticket = _ticket(user, data)
+    posted = post_message(
+        ticket,
+        user,
+        str(data.get("body") or ""),
+        str(data.get("client_id") or ""),
+        internal=bool(data.get("internal")),
+    )
+    return {"ok": True, "id": posted.message_id, "client_id": data.get("client_id")}
+
+
+def _int(value) -> int:
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0

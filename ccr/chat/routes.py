@@ -1,0 +1,48 @@
+from flask import abort, jsonify, request
+from flask_login import current_user, login_required
+
+from ccr.chat import bp
+from ccr.services import NotFound
+from ccr.services.messages import message_payload, messages_after
+from ccr.services.tickets import get_ticket_for
+
+
+@bp.get("/tickets/<int:ticket_id>/messages")
+@login_required
+def messages(ticket_id: int):
+    """Catch-up as JSON: every message the viewer may see after ?after=<id>."""
+    try:
+        ticket = get_ticket_for(ticket_id, current_user)
+    except NotFound:
+        abort(404)
+    after = request.args.get("after", "0")
+    after_id = int(after) if after.isdigit() else 0
+    return jsonify(messages=[message_payload(m) for m in messages_after(ticket, current_user, after_id)])
+
+
+@bp.post("/tickets/<int:ticket_id>/messages")
+@login_required
+def post(ticket_id: int):
+    """The no-JavaScript path: the same service as the socket event, then back to the page."""
+    from flask import flash, redirect, url_for
+
+    from ccr.auth.guards import ticket_endpoint
+    from ccr.chat.forms import MessagePostForm
+    from ccr.services import ServiceError
+    from ccr.services.messages import post_message
+
+    try:
+        ticket = get_ticket_for(ticket_id, current_user)
+    except NotFound:
+        abort(404)
+    form = MessagePostForm()
+    page = url_for(ticket_endpoint(current_user.role), ticket_id=ticket.id)
+    if not form.validate_on_submit():
+        flash("Your message could not be sent: " + "; ".join(
+            e for errors in form.errors.values() for e in errors), "danger")
+        return redirect(page)
+    try:
+        post_message(ticket, current_user, form.body.data, form.client_id.data, internal=bool(form.internal.data))
+    except ServiceError as exc:
+        flash(str(exc), "danger")
+    return redirect(page + "#conversation")

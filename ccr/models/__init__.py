@@ -1,0 +1,27 @@
+"""Every model, imported here so Alembic and the app see the whole schema."""
+
+from ccr.models.base import utcnow
+from ccr.models.codes import CodePurpose, OneTimeCode
+from ccr.models.event import TicketEvent
+from ccr.models.message import Message, ReadMarker
+from ccr.models.outbox import OutboxEmail, OutboxStatus
+from ccr.models.ticket import Category, Priority, Ticket, TicketStatus, format_reference
+from ccr.models.user import Role, User
+
+__all__ = [
+    "Category",
+    "CodePurpose",
+    "Message",
+    "OneTimeCode",
+    "OutboxEmail",
+    "OutboxStatus",
+    "Priority",
+    "ReadMarker",
+    "Role",
+    "Ticket",
+    "TicketEvent",
+    "TicketStatus",
+    "User",
+    "format_reference",
+    "utcnow",
+]

@@ -1,0 +1,114 @@
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ccr.extensions import db
+from ccr.models.base import str_enum, utcnow
+from ccr.models.user import User
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return list(Priority).index(self)
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Ticket(db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
+        # One index per list query: customer's list, agent queue, admin list and filters.
+        Index("ix_tickets_customer_activity", "customer_id", "last_activity_at"),
+        Index("ix_tickets_assignee_status_activity", "assignee_id", "status", "last_activity_at"),
+        Index("ix_tickets_status_activity", "status", "last_activity_at"),
+        Index("ix_tickets_activity", "last_activity_at"),
+        Index("ix_tickets_category_activity", "category_id", "last_activity_at"),
+        Index("ix_tickets_priority_activity", "priority", "last_activity_at"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    priority: Mapped[Priority] = mapped_column(
+        str_enum(Priority, "ticket_priority"), default=Priority.NORMAL
+    )
+    # Kept in step with `priority` so "most urgent first" is an index-friendly sort.
+    priority_rank: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    status: Mapped[TicketStatus] = mapped_column(
+        str_enum(TicketStatus, "ticket_status"), default=TicketStatus.OPEN
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+
+    customer: Mapped[User] = relationship(foreign_keys=[customer_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    category: Mapped[Category | None] = relationship()
+
+    @property
+    def reference(self) -> str:
+        return format_reference(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.id} {self.status}>"
+
+
+def format_reference(ticket_id: int) -> str:
+    return f"CCR-{ticket_id:06d}"
+
+
+def parse_reference(text: str) -> int | None:
+    """'CCR-000042', 'ccr-42' or '42' -> 42; anything else -> None."""
+    text = text.strip().upper().removeprefix("CCR-")
+    return int(text) if text.isdigit() and len(text) <= 12 else None
+
+
+__all__ = ["Category", "Priority", "Ticket", "TicketStatus"]

@@ -1,0 +1,1 @@
+"""Side effects: email (outbox rows + dispatcher) and push (Socket.IO emits)."""

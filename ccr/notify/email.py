@@ -1,0 +1,225 @@
+"""Email through a transactional outbox.
+
+queue_email() adds a row to the caller's session: it is committed with the change it
+reports, or rolled back with it. The dispatcher sends pending rows through Flask-Mail,
+retries failures with exponential backoff and marks rows sent or dead.
+"""
+
+import logging
+import re
+import smtplib
+import threading
+from datetime import timedelta
+from email.utils import make_msgid
+
+from flask import current_app, render_template
+from flask_mail import Connection
+from flask_mail import Message as MailMessage
+from sqlalchemy import select
+
+from ccr.extensions import db, mail
+from ccr.models import OutboxEmail, OutboxStatus, utcnow
+
+log = logging.getLogger(__name__)
+REDACTED = "[This message held a one-time code or link and was erased after sending.]"
+_HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
+_wake = threading.Event()
+
+
+def header_safe(value: str, limit: int = 250) -> str:
+    """Collapse CR, LF and other control characters: they can never reach a header."""
+    return _HEADER_UNSAFE.sub(" ", value).strip()[:limit]
+
+
+def queue_email(
+    recipient: str,
+    subject: str,
+    template: str,
+    *,
+    kind: str = "notice",
+    sensitive: bool = False,
+    ticket_id: int | None = None,
+    **context: object,
+) -> OutboxEmail:
+    """Render templates/email/<template>.txt and .html into an outbox row (not committed)."""
+    context.setdefault("base_url", current_app.config["CCR_BASE_URL"])
+    row = OutboxEmail(
+        recipient=header_safe(recipient, 254),
+        subject=header_safe(subject),
+        body_text=render_template(f"email/{template}.txt", kind=kind, **context),
+        body_html=render_template(f"email/{template}.html", kind=kind, **context),
+        kind=kind,
+        sensitive=sensitive,
+        ticket_id=ticket_id,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(row)
+    from ccr.services.uow import on_commit
+
+    on_commit(wake_dispatcher)
+    return row
+
+
+def absolute_url(endpoint: str, **values: object) -> str:
+    """An absolute link for an email, from CCR_BASE_URL (works outside a request too)."""
+    path = current_app.url_map.bind("ccr.invalid").build(endpoint, values)
+    return current_app.config["CCR_BASE_URL"] + path
+
+
+def wake_dispatcher() -> None:
+    _wake.set()
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s ... capped at one hour."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def message_id(row_id: int) -> str:
+    """Derived from the outbox id, so a rare duplicate after a crash is recognisable."""
+    domain = current_app.config["CCR_BASE_URL"].split("://")[-1].split("/")[0].split(":")[0]
+    return f"<ccr-outbox-{row_id}@{domain or 'ccr.local'}>"
+
+
+def _claim_next(exclude: set[int]):
+    """Lock the next due row; on PostgreSQL two dispatchers never claim the same one."""
+    query = (
+        select(OutboxEmail)
+        .where(OutboxEmail.status == OutboxStatus.PENDING)
+        .where(OutboxEmail.next_attempt_at <= utcnow())
+        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+        .limit(1)
+    )
+    if exclude:
+        query = query.where(OutboxEmail.id.not_in(exclude))
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return db.session.scalars(query).first()
+
+
+def dispatch_pending(limit: int = 500) -> int:
+    """Send due rows, one transaction per row over one SMTP connection. Returns sent count."""
+    sent = 0
+    tried: set[int] = set()
+    connection = None
+    max_attempts = current_app.config["CCR_OUTBOX_MAX_ATTEMPTS"]
+    try:
+        while len(tried) < limit:
+            row = _claim_next(tried)
+            if row is None:
+                db.session.rollback()
+                break
+            tried.add(row.id)
+            try:
+                if connection is None:
+                    connection = _TimeoutConnection(mail).__enter__()
+                connection.send(_build(row))
+            except Exception as exc:  # SMTP down, refused, timed out ...
+                connection = _close(connection)
+                row.attempts += 1
+                row.last_error = header_safe(f"{type(exc).__name__}: {exc}", 500)
+                if row.attempts >= max_attempts:
+                    row.status = OutboxStatus.DEAD
+                    log.error(
+                        "outbox email %s is dead after %s attempts: %s",
+                        row.id,
+                        row.attempts,
+                        row.last_error,
+                    )
+                else:
+                    row.next_attempt_at = utcnow() + backoff(row.attempts)
+                    log.warning(
+                        "outbox email %s failed (attempt %s), retry at %s: %s",
+                        row.id,
+                        row.attempts,
+                        row.next_attempt_at.isoformat(timespec="seconds"),
+                        row.last_error,
+                    )
+                db.session.commit()
+                if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+                    break  # the server is unreachable: later rows would fail the same way
+                continue
+            row.status = OutboxStatus.SENT
+            row.sent_at = utcnow()
+            row.attempts += 1
+            row.last_error = None
+            if row.sensitive:
+                row.body_text = row.body_html = REDACTED
+            db.session.commit()
+            sent += 1
+    finally:
+        _close(connection)
+    return sent
+
+
+class _TimeoutConnection(Connection):
+    """Flask-Mail's connection opens SMTP without a timeout; a hung server must not hang us."""
+
+    def configure_host(self):
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        cls = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = cls(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def _build(row: OutboxEmail) -> MailMessage:
+    msg = MailMessage(
+        subject=row.subject,
+        recipients=[row.recipient],
+        body=row.body_text,
+        html=row.body_html,
+    )
+    msg.msgId = message_id(row.id) if row.id else make_msgid()
+    return msg
+
+
+def _close(connection):
+    if connection is not None:
+        try:
+            connection.__exit__(None, None, None)
+        except Exception:
+            pass
+    return None
+
+
+def retry_dead(row: OutboxEmail) -> None:
+    """Put a dead row back in the queue (admin's mail log). The caller commits."""
+    row.status = OutboxStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    from ccr.services.uow import on_commit
+
+    on_commit(wake_dispatcher)
+
+
+def run_dispatcher(app, stop: threading.Event | None = None) -> None:
+    """Loop forever (or until stop is set): send what is due, then wait for a wake-up."""
+    stop = stop or threading.Event()
+    poll = app.config["CCR_OUTBOX_POLL_SECONDS"]
+    log.info("outbox dispatcher started")
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                dispatch_pending()
+            except Exception:  # the database is down: keep going, it will come back
+                log.exception("outbox dispatch round failed")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        _wake.wait(poll)
+        _wake.clear()
+
+
+def start_dispatcher(app) -> bool:
+    """Start the in-process dispatcher as a background task when configured to (the default)."""
+    if app.config["CCR_OUTBOX_DISPATCHER"] != "inprocess":
+        return False
+    from ccr.extensions import socketio
+
+    socketio.start_background_task(run_dispatcher, app)
+    return True

@@ -1,0 +1,93 @@
+"""Security headers with a per-request CSP nonce, session loading and idle timeouts."""
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from ccr.extensions import db, login_manager
+from ccr.models import User, utcnow
+
+LAST_SEEN_EVERY = timedelta(minutes=5)
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    # A fresh id per rendered message form: resubmitting the same form stores nothing twice.
+    app.jinja_env.globals["new_client_id"] = lambda: uuid.uuid4().hex
+    app.after_request(_headers)
+    app.before_request(_idle_timeout)
+
+
+@login_manager.user_loader
+def load_user(token: str) -> User | None:
+    """The cookie carries "<id>:<session version>"; an old version is a logged-out session."""
+    user_id, _, version = token.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
+
+
+def _idle_timeout() -> None:
+    """End a session idle for longer than CCR_IDLE_TIMEOUT (absolute: PERMANENT_SESSION_LIFETIME)."""
+    from flask import current_app
+    from flask_login import logout_user
+
+    if request.endpoint in (None, "static") or not current_user.is_authenticated:
+        return
+    now = utcnow()
+    last = session.get("seen")
+    idle = current_app.config["CCR_IDLE_TIMEOUT"]
+    if last is not None and now.timestamp() - last > idle.total_seconds():
+        logout_user()
+        session.clear()
+        return
+    session["seen"] = int(now.timestamp())
+    user = current_user._get_current_object()
+    if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_EVERY:
+        user.last_seen_at = now
+        db.session.commit()
+
+
+def _headers(response):
+    nonce = csp_nonce()
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self'; "
+        "img-src 'self' data:; "
+        "font-src 'self'; "
+        "connect-src 'self'; "
+        "object-src 'none'; "
+        "base-uri 'self'; "
+        "form-action 'self'; "
+        "frame-ancestors 'self'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "geolocation=(), payment=()"
+    from flask import current_app
+
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.endpoint != "static" and (
+        current_user.is_authenticated or request.path.startswith(("/auth", "/login"))
+    ):
+        response.headers["Cache-Control"] = "no-store"
+    return response
