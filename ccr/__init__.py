@@ -27,7 +27,9 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     cfg.validate()
     app.config.from_object(cfg)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     if app.config["CCR_PROXY_COUNT"]:
         n = app.config["CCR_PROXY_COUNT"]
@@ -39,6 +41,10 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
+    # Handlers must be declared before the first init_app: Flask-SocketIO keeps only those
+    # in its list and binds them to every server it creates (one per app, e.g. in tests).
+    from ccr.chat import events  # noqa: F401
+
     socketio.init_app(
         app,
         async_mode=app.config["CCR_ASYNC_MODE"],
@@ -55,7 +61,6 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     from ccr.agent import bp as agent_bp
     from ccr.auth import bp as auth_bp
     from ccr.chat import bp as chat_bp
-    from ccr.chat import events  # noqa: F401  (registers the Socket.IO handlers)
     from ccr.cli import ccr_cli
     from ccr.customer import bp as customer_bp
     from ccr.errors import register_error_handlers

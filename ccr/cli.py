@@ -29,7 +29,11 @@ def create_admin(email: str, first_name: str, last_name: str, password: str) -> 
         sys.exit(1)
     try:
         accounts.create_user(
-            email=email, first_name=first_name, last_name=last_name, password=password, role=Role.ADMIN
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            password=password,
+            role=Role.ADMIN,
         )
         commit()
     except ServiceError as exc:

@@ -58,6 +58,7 @@ class Config:
         self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
         self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER", "CCR <no-reply@ccr.local>")
         self.MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+        self.MAIL_SUPPRESS_SEND = False  # tests send to a real SMTP sink, never suppress
 
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

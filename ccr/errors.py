@@ -40,7 +40,9 @@ def render_error(code: int, message: str | None = None):
     message = message or EXPLANATIONS.get(code, EXPLANATIONS[500])
     if _wants_json():
         return {"ok": False, "error": message, "status": code}, code
-    return render_template("errors/error.html", code=code, title=TITLES.get(code, "Error"), message=message), code
+    return render_template(
+        "errors/error.html", code=code, title=TITLES.get(code, "Error"), message=message
+    ), code
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -71,7 +73,6 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         _safe_rollback()
         return render_error(500)
-
 
 
 def _custom_description(exc: HTTPException) -> str | None:

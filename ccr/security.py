@@ -44,10 +44,12 @@ def load_user(token: str) -> User | None:
 
 
 def _idle_timeout() -> None:
-    """End a session idle for longer than CCR_IDLE_TIMEOUT (absolute: PERMANENT_SESSION_LIFETIME)."""
+    """End a session idle past CCR_IDLE_TIMEOUT (the absolute cap: PERMANENT_SESSION_LIFETIME)."""
     from flask import current_app
     from flask_login import logout_user
 
+    # Load the user from this request's cookie, never from a cache left on an outer context.
+    g.pop("_login_user", None)
     if request.endpoint in (None, "static") or not current_user.is_authenticated:
         return
     now = utcnow()

@@ -1,9 +1,16 @@
 import logging
 from logging.config import fileConfig
 
+from alembic import context
+from alembic.ddl.impl import DefaultImpl
 from flask import current_app
 
-from alembic import context
+
+class Db2Impl(DefaultImpl):
+    """Alembic has no built-in implementation for IBM Db2; the defaults compile its DDL."""
+
+    __dialect__ = "ibm_db_sa"
+    transactional_ddl = True
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -11,17 +18,12 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
 def get_engine():
-    try:
-        # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions['migrate'].db.get_engine()
-    except (TypeError, AttributeError):
-        # this works with Flask-SQLAlchemy>=3
-        return current_app.extensions['migrate'].db.engine
+    return current_app.extensions['migrate'].db.engine
 
 
 def get_engine_url():

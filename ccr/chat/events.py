@@ -3,7 +3,7 @@
 import functools
 import logging
 
-from flask import request
+from flask import g, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def _fresh_user() -> User | None:
     """Reload the user from the database: a deactivated or logged-out user is refused."""
+    g.pop("_login_user", None)  # load from this socket's session, never from a cache
     if not current_user.is_authenticated:
         return None
     user = db.session.get(User, current_user.id)
@@ -90,7 +91,10 @@ def on_join_ticket(user: User, data: dict):
         join_room(rooms.ticket_staff(ticket.id))
     presence.joined(request.sid, ticket.id)
     after = _int(data.get("after_id"))
-    return {"ok": True, "messages": [message_payload(m) for m in messages_after(ticket, user, after)]}
+    return {
+        "ok": True,
+        "messages": [message_payload(m) for m in messages_after(ticket, user, after)],
+    }
 
 
 @socketio.on("send_message")

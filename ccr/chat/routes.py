@@ -17,7 +17,9 @@ def messages(ticket_id: int):
         abort(404)
     after = request.args.get("after", "0")
     after_id = int(after) if after.isdigit() else 0
-    return jsonify(messages=[message_payload(m) for m in messages_after(ticket, current_user, after_id)])
+    return jsonify(
+        messages=[message_payload(m) for m in messages_after(ticket, current_user, after_id)]
+    )
 
 
 @bp.post("/tickets/<int:ticket_id>/messages")
@@ -38,11 +40,20 @@ def post(ticket_id: int):
     form = MessagePostForm()
     page = url_for(ticket_endpoint(current_user.role), ticket_id=ticket.id)
     if not form.validate_on_submit():
-        flash("Your message could not be sent: " + "; ".join(
-            e for errors in form.errors.values() for e in errors), "danger")
+        flash(
+            "Your message could not be sent: "
+            + "; ".join(e for errors in form.errors.values() for e in errors),
+            "danger",
+        )
         return redirect(page)
     try:
-        post_message(ticket, current_user, form.body.data, form.client_id.data, internal=bool(form.internal.data))
+        post_message(
+            ticket,
+            current_user,
+            form.body.data,
+            form.client_id.data,
+            internal=bool(form.internal.data),
+        )
     except ServiceError as exc:
         flash(str(exc), "danger")
     return redirect(page + "#conversation")

@@ -17,7 +17,7 @@ from flask_mail import Connection
 from flask_mail import Message as MailMessage
 from sqlalchemy import select
 
-from ccr.extensions import db, mail
+from ccr.extensions import db
 from ccr.models import OutboxEmail, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def dispatch_pending(limit: int = 500) -> int:
             tried.add(row.id)
             try:
                 if connection is None:
-                    connection = _TimeoutConnection(mail).__enter__()
+                    connection = _TimeoutConnection(current_app.extensions["mail"]).__enter__()
                 connection.send(_build(row))
             except Exception as exc:  # SMTP down, refused, timed out ...
                 connection = _close(connection)
@@ -137,7 +137,9 @@ def dispatch_pending(limit: int = 500) -> int:
                         row.last_error,
                     )
                 db.session.commit()
-                if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+                if not isinstance(
+                    exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+                ):
                     break  # the server is unreachable: later rows would fail the same way
                 continue
             row.status = OutboxStatus.SENT

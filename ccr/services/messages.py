@@ -99,7 +99,9 @@ def post_message(
     return Posted(message.id, created=True)
 
 
-def messages_after(ticket: Ticket, viewer: User, after_id: int = 0, limit: int = 500) -> list[Message]:
+def messages_after(
+    ticket: Ticket, viewer: User, after_id: int = 0, limit: int = 500
+) -> list[Message]:
     """Catch-up: the messages the viewer may see with an id above after_id, in id order."""
     query = select(Message).where(Message.ticket_id == ticket.id, Message.id > after_id)
     if not can_see_internal_notes(viewer, ticket):

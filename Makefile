@@ -1,0 +1,73 @@
+# The README's two commands are `make run` and `make test`; the rest are their parts.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FLASK := $(VENV)/bin/flask
+export FLASK_APP := app.py
+
+.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl chromium clean
+
+run: deps assets migrate seed
+	@echo ""
+	@echo "  Customer Care Registry: log in at http://127.0.0.1:5000/login"
+	@echo "  (demo logins above; Ctrl-C to stop)"
+	@echo ""
+	$(PY) app.py
+
+test: dev-deps assets chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+venv: $(PY)
+
+$(VENV)/.deps: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt -r requirements-dev.txt
+	@touch $(VENV)/.deps $@
+
+deps: $(VENV)/.deps
+
+dev-deps: $(VENV)/.dev-deps
+
+static/vendor/.built: package.json package-lock.json scripts/build-assets.mjs
+	@command -v npm >/dev/null || { echo "npm is needed to build the front-end assets (install Node.js 18+)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build
+	@touch $@
+
+assets: static/vendor/.built
+
+migrate: deps
+	$(FLASK) db upgrade
+
+seed: deps
+	$(FLASK) ccr seed-demo
+
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+lint: dev-deps
+	$(VENV)/bin/ruff check .
+
+# Recompile the pinned requirement files after editing a requirements*.in file.
+lock: dev-deps
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links requirements.in -o requirements.txt
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links requirements-dev.in -o requirements-dev.txt
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links requirements-db2.in -o requirements-db2.txt
+
+# The Db2 DDL of every migration, compiled offline (needs requirements-db2.txt).
+db2-ddl: dev-deps
+	$(PIP) install --quiet -r requirements-db2.txt
+	DATABASE_URL=db2+ibm_db://db2inst1:unused@127.0.0.1:50000/CCR $(FLASK) db upgrade --sql > /dev/null
+	@echo "Db2 DDL of every revision compiles."
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor test-output

@@ -1,0 +1,50 @@
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ccr.extensions import db
+from ccr.models import Category
+from ccr.services.uow import commit, on_commit, rollback
+
+
+def test_side_effects_run_only_after_a_successful_commit(app):
+    ran = []
+    db.session.add(Category(name="Billing"))
+    on_commit(ran.append, "pushed")
+    assert ran == []
+    commit()
+    assert ran == ["pushed"]
+    assert db.session.scalar(select(func.count(Category.id))) == 1
+
+
+def test_rollback_drops_the_queued_side_effects(app):
+    ran = []
+    db.session.add(Category(name="Billing"))
+    on_commit(ran.append, "phantom")
+    rollback()
+    commit()  # a later commit must not run what was queued before the rollback
+    assert ran == []
+    assert db.session.scalar(select(func.count(Category.id))) == 0
+
+
+def test_a_failed_commit_runs_nothing_and_leaves_no_row(app):
+    ran = []
+    db.session.add(Category(name="Dup"))
+    commit()
+    db.session.add(Category(name="Dup"))  # violates the unique name
+    on_commit(ran.append, "phantom")
+    with pytest.raises(IntegrityError):
+        commit()
+    commit()
+    assert ran == []
+    assert db.session.scalar(select(func.count(Category.id))) == 1
+
+
+def test_a_failing_side_effect_does_not_undo_the_commit(app):
+    def boom():
+        raise RuntimeError("push failed")
+
+    db.session.add(Category(name="Kept"))
+    on_commit(boom)
+    commit()
+    assert db.session.scalar(select(Category.name)) == "Kept"
