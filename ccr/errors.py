@@ -49,7 +49,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
-        response = render_error(code, _custom_description(exc))
+        # Flask-Limiter's description is the raw limit ("20 per 1 minute"): show ours instead.
+        response = render_error(code, None if code == 429 else _custom_description(exc))
         if code == 429 and exc.response is not None and "Retry-After" in exc.response.headers:
             body, status = response
             from flask import make_response

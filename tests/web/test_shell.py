@@ -131,3 +131,23 @@ def test_socket_connects_for_a_logged_in_user(app, client, socket_client, login_
     login_as(Role.AGENT)
     sc = socket_client(client)
     assert sc.is_connected()
+
+
+def test_a_too_large_request_gets_a_generic_413_page(app, client):
+    response = client.post("/login", data={"email": "a@example.com", "password": "x" * 2_000_000})
+    assert response.status_code == 413
+    assert b"larger than we accept" in response.data
+    assert "nonce-" in response.headers["Content-Security-Policy"]
+
+
+def test_too_many_login_attempts_get_a_429_page_with_retry_after(client):
+    codes = [
+        client.post(
+            "/login", data={"email": "x@example.com", "password": "wrong-password"}
+        ).status_code
+        for _ in range(25)
+    ]
+    assert codes[0] == 401 and codes[-1] == 429
+    response = client.post("/login", data={"email": "x@example.com", "password": "wrong-password"})
+    assert b"too many times" in response.data
+    assert int(response.headers["Retry-After"]) > 0
