@@ -71,6 +71,12 @@ class Config:
         self.CCR_IDLE_TIMEOUT = timedelta(minutes=_int("CCR_IDLE_MINUTES", 120))
         self.MAX_CONTENT_LENGTH = _int("CCR_MAX_CONTENT_LENGTH", 1024 * 1024)
         self.CCR_SOCKET_MAX_BYTES = _int("CCR_SOCKET_MAX_BYTES", 64 * 1024)
+        self.CCR_SOCKET_LIMITS = {
+            "send_message": env.get("CCR_CHAT_MESSAGE_LIMIT", "30 per 10 seconds"),
+            "typing": "60 per 10 seconds",
+            "mark_read": "120 per 10 seconds",
+            "join_ticket": "120 per minute",
+        }
 
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True

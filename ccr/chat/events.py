@@ -5,14 +5,14 @@ import logging
 
 from flask import g, request
 from flask_login import current_user
-from flask_socketio import ConnectionRefusedError, join_room
+from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from ccr import rooms
-from ccr.chat import presence
+from ccr.chat import presence, ratelimit
 from ccr.extensions import db, socketio
 from ccr.models import Role, Ticket, User
 from ccr.services import ServiceError
-from ccr.services.messages import message_payload, messages_after, post_message
+from ccr.services.messages import mark_read, message_payload, messages_after, post_message
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
 
 log = logging.getLogger(__name__)
@@ -29,26 +29,39 @@ def _fresh_user() -> User | None:
     return user
 
 
-def authorised(handler):
-    @functools.wraps(handler)
-    def wrapper(data=None):
-        user = _fresh_user()
-        if user is None:
-            socketio.server.disconnect(request.sid, namespace="/")
-            return {"ok": False, "error": "Your session has ended. Please log in again."}
-        try:
-            return handler(user, data if isinstance(data, dict) else {})
-        except ServiceError as exc:
-            db.session.rollback()
-            return {"ok": False, "error": str(exc)}
-        except Exception:
-            db.session.rollback()
-            log.exception("socket handler %s failed", handler.__name__)
-            return {"ok": False, "error": "Something went wrong; your message was not saved."}
-        finally:
-            db.session.remove()
+def authorised(action: str):
+    """Reload and check the user, apply the per-user rate limit, turn errors into acks."""
 
-    return wrapper
+    def decorator(handler):
+        @functools.wraps(handler)
+        def wrapper(data=None):
+            return _run(action, handler, data)
+
+        return wrapper
+
+    return decorator
+
+
+def _run(action: str, handler, data):
+    # Each event runs in its own app context, whose teardown removes the database session.
+    user = _fresh_user()
+    if user is None:
+        socketio.server.disconnect(request.sid, namespace="/")
+        return {"ok": False, "error": "Your session has ended. Please log in again."}
+    if not ratelimit.allow(action, user.id):
+        return {"ok": False, "error": "You are sending too fast. Wait a few seconds and retry."}
+    try:
+        return handler(user, data if isinstance(data, dict) else {})
+    except ServiceError as exc:
+        db.session.rollback()
+        return {"ok": False, "error": str(exc)}
+    except Exception:
+        db.session.rollback()
+        log.exception("socket handler %s failed", handler.__name__)
+        return {
+            "ok": False,
+            "error": "Something went wrong; the message was not saved. Please retry.",
+        }
 
 
 def _ticket(user: User, data: dict) -> Ticket:
@@ -66,7 +79,6 @@ def _ticket(user: User, data: dict) -> Ticket:
 def on_connect(auth=None):
     user = _fresh_user()
     if user is None:
-        db.session.remove()
         raise ConnectionRefusedError("authentication required")
     presence.add(request.sid, user.id)
     join_room(rooms.user(user.id))
@@ -74,7 +86,6 @@ def on_connect(auth=None):
         join_room(rooms.admins())
     if user.role in (Role.AGENT, Role.ADMIN):
         join_room(rooms.agents())
-    db.session.remove()
 
 
 @socketio.on("disconnect")
@@ -83,7 +94,7 @@ def on_disconnect(*_args):
 
 
 @socketio.on("join_ticket")
-@authorised
+@authorised("join_ticket")
 def on_join_ticket(user: User, data: dict):
     ticket = _ticket(user, data)
     join_room(rooms.ticket(ticket.id))
@@ -98,7 +109,7 @@ def on_join_ticket(user: User, data: dict):
 
 
 @socketio.on("send_message")
-@authorised
+@authorised("send_message")
 def on_send_message(user: User, data: dict):
     ticket = _ticket(user, data)
     posted = post_message(
@@ -109,6 +120,31 @@ def on_send_message(user: User, data: dict):
         internal=bool(data.get("internal")),
     )
     return {"ok": True, "id": posted.message_id, "client_id": data.get("client_id")}
+
+
+@socketio.on("typing")
+@authorised("typing")
+def on_typing(user: User, data: dict):
+    ticket = _ticket(user, data)
+    emit(
+        "typing",
+        {
+            "ticket_id": ticket.id,
+            "user_id": user.id,
+            "name": user.full_name,
+            "role": user.role.value,
+        },
+        to=rooms.ticket(ticket.id),
+        include_self=False,
+    )
+    return {"ok": True}
+
+
+@socketio.on("mark_read")
+@authorised("mark_read")
+def on_mark_read(user: User, data: dict):
+    ticket = _ticket(user, data)
+    return {"ok": True, "message_id": mark_read(ticket, user, _int(data.get("message_id")))}
 
 
 def _int(value) -> int:

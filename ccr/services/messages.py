@@ -2,13 +2,14 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ccr import rooms
 from ccr.extensions import db
-from ccr.models import Message, Role, Ticket, TicketStatus, User, utcnow
+from ccr.models import Message, ReadMarker, Role, Ticket, TicketStatus, User, utcnow
 from ccr.notify import push
 from ccr.services import NotFound, ServiceError
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
@@ -17,6 +18,7 @@ from ccr.services.uow import commit, on_commit
 log = logging.getLogger(__name__)
 BODY_MAX = 5000
 CLIENT_ID_MAX = 64
+CHAT_EMAIL_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ def post_message(
             change_status(ticket, "customer_replied", actor=author)
     try:
         db.session.flush()
+        if not internal:
+            _queue_chat_email(ticket, author, now)
         payload = message_payload(message)
         room = rooms.ticket_staff(ticket.id) if internal else rooms.ticket(ticket.id)
         on_commit(push.emit, "message_created", payload, room)
@@ -116,4 +120,66 @@ def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
             Message.author_id == author_id,
             Message.client_id == client_id,
         )
+    )
+
+
+def mark_read(ticket: Ticket, reader: User, message_id: int) -> int:
+    """Move the reader's marker forward to message_id (never back); returns the marker."""
+    if not can_view_ticket(reader, ticket):
+        raise NotFound("No such ticket.")
+    newest = db.session.scalar(
+        select(Message.id)
+        .where(Message.ticket_id == ticket.id, Message.id <= max(int(message_id), 0))
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    marker = _marker(reader.id, ticket.id)
+    if newest is None or newest <= marker.last_read_message_id:
+        db.session.rollback()
+        return marker.last_read_message_id
+    marker.last_read_message_id = newest
+    on_commit(
+        push.emit,
+        "messages_read",
+        {"ticket_id": ticket.id, "user_id": reader.id, "message_id": newest},
+        rooms.ticket(ticket.id),
+    )
+    commit()
+    return newest
+
+
+def _marker(user_id: int, ticket_id: int) -> ReadMarker:
+    marker = db.session.get(ReadMarker, (user_id, ticket_id))
+    if marker is None:
+        marker = ReadMarker(user_id=user_id, ticket_id=ticket_id, last_read_message_id=0)
+        db.session.add(marker)
+    return marker
+
+
+def _queue_chat_email(ticket: Ticket, author: User, now) -> None:
+    """Email the other side about new messages when they are not watching the ticket,
+    at most once per ticket per CHAT_EMAIL_EVERY, unless they turned chat emails off."""
+    from ccr.chat import presence
+    from ccr.notify.email import queue_email
+    from ccr.services.tickets import ticket_url
+
+    recipient = ticket.assignee if author.role == Role.CUSTOMER else ticket.customer
+    if recipient is None or recipient.id == author.id or not recipient.is_active:
+        return
+    if not recipient.notify_chat_email or presence.is_watching(recipient.id, ticket.id):
+        return
+    marker = _marker(recipient.id, ticket.id)
+    if marker.last_chat_email_at is not None and now - marker.last_chat_email_at < CHAT_EMAIL_EVERY:
+        return
+    marker.last_chat_email_at = now
+    queue_email(
+        recipient.email,
+        f"[{ticket.reference}] New message from {author.full_name}: {ticket.subject}",
+        "chat_message",
+        kind="chat_message",
+        ticket_id=ticket.id,
+        user=recipient,
+        author=author,
+        ticket=ticket,
+        link=ticket_url(ticket, recipient),
     )

@@ -1,0 +1,258 @@
+"""Chat over the Socket.IO test client: saved before acknowledged, idempotent retries,
+catch-up without gaps or duplicates, no phantoms, and authorisation on every event."""
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from ccr.extensions import db
+from ccr.models import Message, ReadMarker, Role
+from ccr.services import tickets
+from ccr.services.uow import commit
+from tests.conftest import login
+
+
+@pytest.fixture
+def convo(app, make_user):
+    """A ticket assigned to an agent: (ticket_id, customer, agent, admin)."""
+    customer = make_user(Role.CUSTOMER, first_name="Cara")
+    agent = make_user(Role.AGENT, first_name="Sam")
+    admin = make_user(Role.ADMIN)
+    ticket = tickets.open_ticket(actor=customer, subject="Help", description="It broke.")
+    commit()
+    tickets.assign_ticket(ticket, agent, actor=admin)
+    commit()
+    return ticket.id, customer, agent, admin
+
+
+def connect_as(app, socket_client, user):
+    client = app.test_client()
+    login(client, user)
+    sc = socket_client(client)
+    assert sc.is_connected()
+    return sc
+
+
+def joined(app, socket_client, user, ticket_id, after_id=0):
+    sc = connect_as(app, socket_client, user)
+    ack = sc.emit("join_ticket", {"ticket_id": ticket_id, "after_id": after_id}, callback=True)
+    assert ack["ok"], ack
+    sc.get_received()
+    return sc, ack
+
+
+def send(sc, ticket_id, body, client_id=None, **extra):
+    return sc.emit(
+        "send_message",
+        {"ticket_id": ticket_id, "body": body, "client_id": client_id or uuid.uuid4().hex, **extra},
+        callback=True,
+    )
+
+
+def created(sc):
+    return [e["args"][0] for e in sc.get_received() if e["name"] == "message_created"]
+
+
+def count_messages():
+    return db.session.scalar(select(func.count(Message.id)))
+
+
+def test_a_message_is_acked_with_its_server_id_and_reaches_the_other_side(
+    app, socket_client, convo
+):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    ack = send(cust, ticket_id, "Hello there")
+    assert ack["ok"] and isinstance(ack["id"], int)
+    row = db.session.get(Message, ack["id"])
+    assert row is not None and row.body == "Hello there"  # saved before acknowledged
+    [msg] = created(agt)
+    assert msg["id"] == ack["id"] and msg["author_name"].startswith("Cara")
+    assert msg["author_role"] == "customer"
+
+
+def test_r1_a_failed_commit_gives_a_failure_ack_no_row_no_broadcast_then_a_retry_works(
+    app, socket_client, convo, monkeypatch
+):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    real_commit = db.session.commit
+
+    def failing_commit():
+        raise OperationalError("COMMIT", {}, Exception("database went away"))
+
+    monkeypatch.setattr(db.session, "commit", failing_commit)
+    ack = send(cust, ticket_id, "Lost?", client_id="c-1")
+    assert ack["ok"] is False and "not saved" in ack["error"]
+    monkeypatch.setattr(db.session, "commit", real_commit)
+    assert count_messages() == 0
+    assert created(agt) == [] and created(cust) == []
+
+    retry = send(cust, ticket_id, "Lost?", client_id="c-1")
+    assert retry["ok"] and count_messages() == 1
+    assert [m["id"] for m in created(agt)] == [retry["id"]]
+
+
+def test_r2_the_same_client_id_three_times_makes_one_row_and_one_id(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    acks = [send(cust, ticket_id, "Only once", client_id="same") for _ in range(3)]
+    assert all(a["ok"] for a in acks)
+    assert len({a["id"] for a in acks}) == 1
+    assert count_messages() == 1
+    assert len(created(agt)) == 1  # resends are not broadcast again
+
+
+def test_r3_a_reconnecting_client_gets_exactly_what_it_missed_in_order(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    first = send(cust, ticket_id, "before")["id"]
+    assert [m["id"] for m in created(agt)] == [first]
+    agt.disconnect()
+
+    missed = [send(cust, ticket_id, f"missed {i}")["id"] for i in range(3)]
+    agt2, ack = joined(app, socket_client, agent, ticket_id, after_id=first)
+    assert [m["id"] for m in ack["messages"]] == missed
+    assert [m["body"] for m in ack["messages"]] == ["missed 0", "missed 1", "missed 2"]
+
+
+def test_r3_two_tabs_of_one_user_each_see_every_message_once(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    tab1, _ = joined(app, socket_client, agent, ticket_id)
+    tab2, _ = joined(app, socket_client, agent, ticket_id)
+    ids = [send(cust, ticket_id, f"m{i}")["id"] for i in range(3)]
+    assert [m["id"] for m in created(tab1)] == ids
+    assert [m["id"] for m in created(tab2)] == ids
+
+
+def test_catch_up_is_also_available_as_json(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    ids = [send(cust, ticket_id, f"m{i}")["id"] for i in range(3)]
+    client = app.test_client()
+    login(client, agent)
+    body = client.get(f"/chat/tickets/{ticket_id}/messages?after={ids[0]}").json
+    assert [m["id"] for m in body["messages"]] == ids[1:]
+
+
+def test_internal_notes_reach_staff_only(app, socket_client, convo):
+    ticket_id, customer, agent, admin = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    adm, _ = joined(app, socket_client, admin, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    ack = send(agt, ticket_id, "customer seems confused", internal=True)
+    assert ack["ok"]
+    assert [m["id"] for m in created(adm)] == [ack["id"]]
+    assert created(cust) == []
+    cust2, join_ack = joined(app, socket_client, customer, ticket_id)
+    assert join_ack["messages"] == []
+    refused = send(cust, ticket_id, "let me in", internal=True)
+    assert refused["ok"] is False
+
+
+@pytest.mark.parametrize("body,reason", [("   ", "Write a message"), ("x" * 5001, "at most")])
+def test_bad_bodies_get_a_clear_error_and_store_nothing(app, socket_client, convo, body, reason):
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    ack = send(cust, ticket_id, body)
+    assert ack["ok"] is False and reason in ack["error"]
+    assert count_messages() == 0
+
+
+def test_more_than_30_messages_in_10_seconds_are_refused(app, socket_client, convo):
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    acks = [send(cust, ticket_id, f"m{i}") for i in range(31)]
+    assert all(a["ok"] for a in acks[:30])
+    assert acks[30]["ok"] is False and "too fast" in acks[30]["error"]
+    assert count_messages() == 30
+
+
+def test_typing_is_shown_to_the_other_side_only(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    assert agt.emit("typing", {"ticket_id": ticket_id}, callback=True)["ok"]
+    got = [e["args"][0] for e in cust.get_received() if e["name"] == "typing"]
+    assert got and got[0]["name"].startswith("Sam") and got[0]["role"] == "agent"
+    assert [e for e in agt.get_received() if e["name"] == "typing"] == []
+
+
+def test_mark_read_stores_the_marker_and_tells_the_sender(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    mid = send(cust, ticket_id, "read me")["id"]
+    cust.get_received()
+    ack = agt.emit("mark_read", {"ticket_id": ticket_id, "message_id": mid}, callback=True)
+    assert ack == {"ok": True, "message_id": mid}
+    marker = db.session.get(ReadMarker, (agent.id, ticket_id))
+    assert marker.last_read_message_id == mid
+    reads = [e["args"][0] for e in cust.get_received() if e["name"] == "messages_read"]
+    assert reads == [{"ticket_id": ticket_id, "user_id": agent.id, "message_id": mid}]
+    # A marker never moves back, and cannot point past the newest message.
+    back = agt.emit("mark_read", {"ticket_id": ticket_id, "message_id": 0}, callback=True)
+    assert back["message_id"] == mid
+
+
+# -- authorisation on every event -----------------------------------------------------------
+
+EVENTS = [
+    ("join_ticket", {}),
+    ("send_message", {"body": "hi", "client_id": "x1"}),
+    ("typing", {}),
+    ("mark_read", {"message_id": 1}),
+]
+
+
+@pytest.mark.parametrize("event,payload", EVENTS)
+def test_a_customer_of_another_ticket_is_refused_every_event(
+    app, socket_client, convo, make_user, event, payload
+):
+    ticket_id, *_ = convo
+    stranger = connect_as(app, socket_client, make_user(Role.CUSTOMER))
+    ack = stranger.emit(event, {"ticket_id": ticket_id, **payload}, callback=True)
+    assert ack["ok"] is False and ack["error"] == "No such ticket."
+    assert count_messages() == 0
+
+
+@pytest.mark.parametrize("event,payload", EVENTS)
+def test_an_agent_loses_every_event_at_once_after_reassignment(
+    app, socket_client, convo, make_user, event, payload
+):
+    ticket_id, customer, agent, admin = convo
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    other = make_user(Role.AGENT)
+    from ccr.models import Ticket
+
+    tickets.assign_ticket(db.session.get(Ticket, ticket_id), other, actor=admin)
+    commit()
+    ack = agt.emit(event, {"ticket_id": ticket_id, **payload}, callback=True)
+    assert ack["ok"] is False
+    # ... and no longer receives the conversation.
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt.get_received()
+    send(cust, ticket_id, "after reassignment")
+    assert created(agt) == []
+
+
+def test_a_stranger_without_a_session_cannot_connect(app, socket_client):
+    sc = socket_client(app.test_client())
+    assert not sc.is_connected()
+
+
+def test_logout_disconnects_the_users_live_sockets(app, socket_client, convo):
+    ticket_id, customer, *_ = convo
+    client = app.test_client()
+    login(client, customer)
+    sc = socket_client(client)
+    assert sc.is_connected()
+    client.post("/logout")
+    assert not sc.is_connected()
