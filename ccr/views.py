@@ -54,5 +54,6 @@ def ticket_page(ticket_id: int, template: str, **extra):
         events=events,
         messages=messages,
         verbs=allowed_verbs(ticket, current_user),
+        live_script="chat.js",
         **extra,
     )

@@ -11,7 +11,7 @@ from ccr.views import paginate, ticket_page
 @role_required(Role.ADMIN)
 def dashboard():
     query = select(Ticket).order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
-    return render_template("admin/dashboard.html", page=paginate(query))
+    return render_template("admin/dashboard.html", page=paginate(query), live_script="live-list.js")
 
 
 @bp.get("/tickets/<int:ticket_id>")

@@ -16,7 +16,7 @@ def dashboard():
         .where(Ticket.assignee_id == current_user.id)
         .order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
     )
-    return render_template("agent/dashboard.html", page=paginate(query))
+    return render_template("agent/dashboard.html", page=paginate(query), live_script="live-list.js")
 
 
 @bp.get("/tickets/<int:ticket_id>")

@@ -16,7 +16,9 @@ def dashboard():
         .where(Ticket.customer_id == current_user.id)
         .order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
     )
-    return render_template("customer/dashboard.html", page=paginate(query))
+    return render_template(
+        "customer/dashboard.html", page=paginate(query), live_script="live-list.js"
+    )
 
 
 @bp.get("/tickets/<int:ticket_id>")

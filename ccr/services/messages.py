@@ -92,6 +92,7 @@ def post_message(
         payload = message_payload(message)
         room = rooms.ticket_staff(ticket.id) if internal else rooms.ticket(ticket.id)
         on_commit(push.emit, "message_created", payload, room)
+        _queue_activity(ticket, author, internal)
         commit()
     except IntegrityError:
         # A concurrent resend won the race: answer with the row it created.
@@ -154,6 +155,15 @@ def _marker(user_id: int, ticket_id: int) -> ReadMarker:
         marker = ReadMarker(user_id=user_id, ticket_id=ticket_id, last_read_message_id=0)
         db.session.add(marker)
     return marker
+
+
+def _queue_activity(ticket: Ticket, author: User, internal: bool) -> None:
+    """Tell the other participants' dashboards (unread counts, badges) about a new message."""
+    data = {"ticket_id": ticket.id, "reference": ticket.reference}
+    people = [ticket.assignee_id] if internal else [ticket.customer_id, ticket.assignee_id]
+    for user_id in people:
+        if user_id and user_id != author.id:
+            on_commit(push.emit, "ticket_activity", data, rooms.user(user_id))
 
 
 def _queue_chat_email(ticket: Ticket, author: User, now) -> None:
