@@ -163,6 +163,14 @@
       [...pending.keys()].forEach(sendPending); // anything typed while offline goes now
     });
   });
+  // Pushes are hints: a periodic catch-up also recovers anything lost while the message
+  // queue (Redis) between server processes was down, even though this socket stayed up.
+  setInterval(() => {
+    if (!socket.connected) return;
+    socket.emit("join_ticket", { ticket_id: ticketId, after_id: lastId() }, (ack) => {
+      if (ack && ack.ok) ack.messages.forEach(accept);
+    });
+  }, 20000);
   socket.on("disconnect", () => setStatus("Reconnecting… messages you write will be sent once the connection is back.", "reconnecting"));
   socket.on("connect_error", () => setStatus("Reconnecting…", "reconnecting"));
   socket.on("message_created", (msg) => { if (msg.ticket_id === ticketId) accept(msg); });

@@ -1,0 +1,147 @@
+"""Two real server processes joined by Redis (R5, R8 of RELIABILITY.md): clients on different
+processes talk to each other; a killed process's clients reconnect elsewhere and catch up;
+a Redis outage loses no saved message."""
+
+import shutil
+import subprocess
+import time
+
+import pytest
+import redis
+
+from ccr.models import Role
+from ccr.services import tickets
+from ccr.services.uow import commit
+from tests.support.clients import ChatClient, login_session
+from tests.support.smtp import free_port
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def ticket_pair(app, make_user):
+    customer = make_user(Role.CUSTOMER, email="mp-cust@example.com")
+    agent = make_user(Role.AGENT, email="mp-agent@example.com")
+    admin = make_user(Role.ADMIN)
+    ticket = tickets.open_ticket(actor=customer, subject="Multi", description="process")
+    commit()
+    tickets.assign_ticket(ticket, agent, actor=admin)
+    commit()
+    return ticket.id, customer, agent
+
+
+def _client(server, user) -> ChatClient:
+    return ChatClient(server.url, login_session(server.url, user.email)).connect()
+
+
+def _two_servers(live_server, redis_url):
+    env = {"REDIS_URL": redis_url, "CCR_OUTBOX_DISPATCHER": "off"}
+    return live_server(**env), live_server(**env)
+
+
+def test_clients_on_different_processes_chat_through_redis(live_server, redis_url, ticket_pair):
+    ticket_id, customer, agent = ticket_pair
+    redis.Redis.from_url(redis_url).flushdb()
+    one, two = _two_servers(live_server, redis_url)
+    cust, agt = _client(one, customer), _client(two, agent)
+    try:
+        cust.join(ticket_id)
+        agt.join(ticket_id)
+        acks = [cust.send(ticket_id, f"hello {i}", f"c{i}") for i in range(3)]
+        got = agt.wait_for(3)
+        assert [m["id"] for m in got] == [a["id"] for a in acks]
+        reply = agt.send(ticket_id, "hi from process two", "a1")
+        assert cust.wait_for(4)[-1]["id"] == reply["id"]
+    finally:
+        cust.close()
+        agt.close()
+
+
+def test_r8_a_killed_process_loses_nothing_and_duplicates_nothing(
+    live_server, redis_url, ticket_pair
+):
+    ticket_id, customer, agent = ticket_pair
+    one, two = _two_servers(live_server, redis_url)
+    cust, agt = _client(one, customer), _client(two, agent)
+    cust.join(ticket_id)
+    agt.join(ticket_id)
+    first = cust.send(ticket_id, "before the crash", "k0")["id"]
+    seen = [m["id"] for m in agt.wait_for(1)]
+    two.proc.kill()  # the agent's process dies without warning
+    two.proc.wait(10)
+    sent = [cust.send(ticket_id, f"during {i}", f"k{i + 1}")["id"] for i in range(3)]
+    # The agent's page reconnects (to the surviving process) and asks for what it missed.
+    agt2 = _client(one, agent)
+    missed = agt2.join(ticket_id, after_id=max(seen))
+    assert [m["id"] for m in missed] == sent
+    assert seen == [first]
+    assert len(set(seen + [m["id"] for m in missed])) == 4
+    cust.close()
+    agt2.close()
+
+
+def test_r5_a_redis_outage_loses_no_saved_message(live_server, ticket_pair, tmp_path):
+    """Our own Redis (never the shared one) is stopped mid-conversation and restarted."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed: this test starts and kills its own Redis")
+    ticket_id, customer, agent = ticket_pair
+    port = free_port()
+
+    def start_redis():
+        return subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait_redis():
+        r = redis.Redis(port=port, socket_connect_timeout=1)
+        for _ in range(100):
+            try:
+                if r.ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError("own redis did not start")
+
+    proc = start_redis()
+    try:
+        wait_redis()
+        url = f"redis://127.0.0.1:{port}/0"
+        one, two = _two_servers(live_server, url)
+        cust, agt = _client(one, customer), _client(two, agent)
+        cust.join(ticket_id)
+        agt.join(ticket_id)
+        first = cust.send(ticket_id, "before outage", "r0")
+        assert first["ok"]
+        agt.wait_for(1)
+
+        proc.kill()
+        proc.wait(10)
+        during = [cust.send(ticket_id, f"during outage {i}", f"r{i + 1}") for i in range(3)]
+        assert all(a["ok"] for a in during), during  # saved and acknowledged without Redis
+
+        proc = start_redis()
+        wait_redis()
+        # Catch-up (what the page does on reconnect or its periodic sync) fills the gap.
+        missed = agt.join(ticket_id, after_id=first["id"])
+        assert [m["id"] for m in missed] == [a["id"] for a in during]
+        assert [m["body"] for m in missed] == [f"during outage {i}" for i in range(3)]
+        cust.close()
+        agt.close()
+    finally:
+        proc.kill()
+        proc.wait(10)

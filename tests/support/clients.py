@@ -1,0 +1,73 @@
+"""Real python-socketio clients logged in through a live server's login form."""
+
+import re
+import threading
+import time
+
+import requests
+import socketio
+
+from tests.conftest import PASSWORD
+
+
+def login_session(base: str, email: str, password: str = PASSWORD) -> requests.Session:
+    s = requests.Session()
+    page = s.get(base + "/login", timeout=5)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    r = s.post(
+        base + "/login",
+        data={"csrf_token": token, "email": email, "password": password},
+        timeout=5,
+        allow_redirects=False,
+    )
+    assert r.status_code == 302, r.text[:300]
+    return s
+
+
+class ChatClient:
+    """One socket for one user on one server; collects message_created events."""
+
+    def __init__(self, base: str, session: requests.Session):
+        self.base = base
+        self.cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        self.received: list[dict] = []
+        self.lock = threading.Lock()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("message_created", self._on_message)
+
+    def _on_message(self, data):
+        with self.lock:
+            self.received.append(data)
+
+    def connect(self) -> "ChatClient":
+        self.sio.connect(
+            self.base, headers={"Cookie": self.cookie}, transports=["websocket"], wait_timeout=10
+        )
+        return self
+
+    def join(self, ticket_id: int, after_id: int = 0) -> list[dict]:
+        ack = self.sio.call(
+            "join_ticket", {"ticket_id": ticket_id, "after_id": after_id}, timeout=10
+        )
+        assert ack["ok"], ack
+        return ack["messages"]
+
+    def send(self, ticket_id: int, body: str, client_id: str) -> dict:
+        return self.sio.call(
+            "send_message",
+            {"ticket_id": ticket_id, "body": body, "client_id": client_id},
+            timeout=10,
+        )
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} messages, got {len(self.received)}")
+
+    def close(self) -> None:
+        if self.sio.connected:
+            self.sio.disconnect()
