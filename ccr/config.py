@@ -58,6 +58,11 @@ class Config:
         self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
         self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER", "CCR <no-reply@ccr.local>")
         self.MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+        # "smtp" sends through MAIL_SERVER; "file" (development without MAIL_SERVER) writes each
+        # email to instance/mail/ and logs where, so `make run` works with no mail server.
+        self.CCR_MAIL_TRANSPORT = env.get(
+            "CCR_MAIL_TRANSPORT", "smtp" if env.get("MAIL_SERVER") else "file"
+        )
         self.MAIL_SUPPRESS_SEND = False  # tests send to a real SMTP sink, never suppress
 
         self.SESSION_COOKIE_HTTPONLY = True
@@ -101,6 +106,7 @@ class ProductionConfig(Config):
 
     def __init__(self) -> None:
         super().__init__()
+        self.CCR_MAIL_TRANSPORT = os.environ.get("CCR_MAIL_TRANSPORT", "smtp")
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.CCR_ASYNC_MODE = os.environ.get("CCR_ASYNC_MODE", "gevent")
@@ -130,6 +136,7 @@ class TestConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.TESTING = True
+        self.CCR_MAIL_TRANSPORT = "smtp"
         self.CCR_ASYNC_MODE = "threading"
         self.CCR_OUTBOX_DISPATCHER = "off"
         self.SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"

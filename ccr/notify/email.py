@@ -112,9 +112,13 @@ def dispatch_pending(limit: int = 500) -> int:
                 break
             tried.add(row.id)
             try:
-                if connection is None:
-                    connection = _TimeoutConnection(current_app.extensions["mail"]).__enter__()
-                connection.send(_build(row))
+                if current_app.config["CCR_MAIL_TRANSPORT"] == "file":
+                    _write_file(row)
+                else:
+                    if connection is None:
+                        mail_state = current_app.extensions["mail"]
+                        connection = _TimeoutConnection(mail_state).__enter__()
+                    connection.send(_build(row))
             except Exception as exc:  # SMTP down, refused, timed out ...
                 connection = _close(connection)
                 row.attempts += 1
@@ -178,6 +182,19 @@ def _build(row: OutboxEmail) -> MailMessage:
     )
     msg.msgId = message_id(row.id) if row.id else make_msgid()
     return msg
+
+
+def _write_file(row: OutboxEmail) -> None:
+    """Development transport: the email as an .eml file under instance/mail/."""
+    from pathlib import Path
+
+    folder = Path(current_app.instance_path) / "mail"
+    folder.mkdir(parents=True, exist_ok=True)
+    msg = _build(row)
+    msg.sender = msg.sender or current_app.config["MAIL_DEFAULT_SENDER"]
+    path = folder / f"{row.id:06d}.eml"
+    path.write_bytes(msg.as_bytes())
+    log.info("email to %s (%s) written to %s", row.recipient, row.subject, path)
 
 
 def _close(connection):

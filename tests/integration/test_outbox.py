@@ -172,3 +172,17 @@ def test_two_dispatchers_on_postgresql_never_send_the_same_row(app, mailbox, bac
     finally:
         other.close()
         db.session.rollback()
+
+
+def test_development_without_a_mail_server_writes_emails_to_instance_mail(app, mailbox):
+    from pathlib import Path
+
+    app.config["CCR_MAIL_TRANSPORT"] = "file"
+    _queue(subject="Dev mail")
+    commit()
+    assert dispatch_pending() == 1
+    [row] = _rows()
+    assert row.status == OutboxStatus.SENT
+    files = list((Path(app.instance_path) / "mail").glob("*.eml"))
+    assert len(files) == 1 and b"Dev mail" in files[0].read_bytes()
+    assert mailbox.messages == []

@@ -76,3 +76,13 @@ def test_async_mode_is_passed_explicitly_to_socketio(app):
 
     assert socketio.async_mode == "threading"
     assert socketio.server.async_mode == "threading"
+
+
+def test_development_writes_mail_to_files_unless_a_mail_server_is_set(prod_env):
+    prod_env.delenv("MAIL_SERVER", raising=False)
+    prod_env.delenv("CCR_MAIL_TRANSPORT", raising=False)
+    assert load_config("development").CCR_MAIL_TRANSPORT == "file"
+    prod_env.setenv("MAIL_SERVER", "smtp.example.com")
+    assert load_config("development").CCR_MAIL_TRANSPORT == "smtp"
+    prod_env.delenv("MAIL_SERVER")
+    assert load_config("production").CCR_MAIL_TRANSPORT == "smtp"
