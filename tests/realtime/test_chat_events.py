@@ -1,8 +1,6 @@
 """Chat over the Socket.IO test client: saved before acknowledged, idempotent retries,
 catch-up without gaps or duplicates, no phantoms, and authorisation on every event."""
 
-import uuid
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -12,47 +10,7 @@ from ccr.models import Message, ReadMarker, Role
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.conftest import login
-
-
-@pytest.fixture
-def convo(app, make_user):
-    """A ticket assigned to an agent: (ticket_id, customer, agent, admin)."""
-    customer = make_user(Role.CUSTOMER, first_name="Cara")
-    agent = make_user(Role.AGENT, first_name="Sam")
-    admin = make_user(Role.ADMIN)
-    ticket = tickets.open_ticket(actor=customer, subject="Help", description="It broke.")
-    commit()
-    tickets.assign_ticket(ticket, agent, actor=admin)
-    commit()
-    return ticket.id, customer, agent, admin
-
-
-def connect_as(app, socket_client, user):
-    client = app.test_client()
-    login(client, user)
-    sc = socket_client(client)
-    assert sc.is_connected()
-    return sc
-
-
-def joined(app, socket_client, user, ticket_id, after_id=0):
-    sc = connect_as(app, socket_client, user)
-    ack = sc.emit("join_ticket", {"ticket_id": ticket_id, "after_id": after_id}, callback=True)
-    assert ack["ok"], ack
-    sc.get_received()
-    return sc, ack
-
-
-def send(sc, ticket_id, body, client_id=None, **extra):
-    return sc.emit(
-        "send_message",
-        {"ticket_id": ticket_id, "body": body, "client_id": client_id or uuid.uuid4().hex, **extra},
-        callback=True,
-    )
-
-
-def created(sc):
-    return [e["args"][0] for e in sc.get_received() if e["name"] == "message_created"]
+from tests.support.chat import connect_as, created, joined, send
 
 
 def count_messages():

@@ -1,0 +1,51 @@
+"""The shell at a 360 px phone width: no horizontal scrolling, labelled fields, screenshots."""
+
+import pytest
+
+from ccr.models import Role
+from ccr.services import tickets
+from ccr.services.uow import commit
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import log_in
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 360, "height": 740}
+
+
+def no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_pages_fit_a_360_px_screen(app, live_server, make_user, new_page, output_dir):
+    customer = make_user(Role.CUSTOMER, first_name="Maximilianus", last_name="Longname-Example")
+    ticket = tickets.open_ticket(
+        actor=customer,
+        subject="A very long subject line " + "without-any-spaces-" * 6,
+        description="Line one\nLine two " + "x" * 300,
+    )
+    commit()
+    srv = live_server()
+    page = new_page(srv.url, viewport=PHONE)
+    page.goto("/login")
+    assert no_horizontal_scroll(page)
+    # Every form field has a label a screen reader can announce.
+    for field in ("email", "password"):
+        assert page.get_by_label(field.capitalize()).count() == 1
+    page.screenshot(path=str(output_dir / "phone-login.png"), full_page=True)
+    log_in(page, customer.email, PASSWORD)
+    assert no_horizontal_scroll(page)
+    page.screenshot(path=str(output_dir / "phone-customer-dashboard.png"), full_page=True)
+    page.goto(f"/customer/tickets/{ticket.id}")
+    assert page.locator(".ticket-description").inner_text().startswith("Line one\nLine two")
+    assert no_horizontal_scroll(page)
+    page.screenshot(path=str(output_dir / "phone-ticket.png"), full_page=True)
+
+
+def test_keyboard_focus_is_visible(app, live_server, new_page):
+    srv = live_server()
+    page = new_page(srv.url)
+    page.goto("/login")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
