@@ -48,3 +48,12 @@ def test_a_failing_side_effect_does_not_undo_the_commit(app):
     on_commit(boom)
     commit()
     assert db.session.scalar(select(Category.name)) == "Kept"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app, backend):
+    from sqlalchemy import text
+
+    if backend != "sqlite":
+        pytest.skip("SQLite pragmas")
+    assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
