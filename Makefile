@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 FLASK := $(VENV)/bin/flask
 export FLASK_APP := app.py
 
-.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl chromium clean
+.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl system-packages cluster clean
 
 run: deps assets migrate seed
 	@echo ""
@@ -15,7 +15,7 @@ run: deps assets migrate seed
 	@echo ""
 	$(PY) app.py
 
-test: dev-deps assets chromium
+test: dev-deps assets system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 $(PY):
@@ -51,8 +51,13 @@ migrate: deps
 seed: deps
 	$(FLASK) ccr seed-demo
 
-chromium:
-	@bash scripts/ensure-chromium.sh
+system-packages:
+	@bash scripts/ensure-system-packages.sh
+
+# The production topology on loopback: nginx -> 3 gunicorn (gevent) processes, Redis,
+# PostgreSQL (DATABASE_URL, default the local `test` database) and the outbox worker.
+cluster: dev-deps assets
+	$(PY) scripts/cluster.py
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .

@@ -29,6 +29,7 @@ class ChatClient:
 
     def __init__(self, base: str, session: requests.Session):
         self.base = base
+        self.session = session
         self.cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
         self.received: list[dict] = []
         self.lock = threading.Lock()

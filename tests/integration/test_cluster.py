@@ -1,0 +1,156 @@
+"""The production topology on loopback (scripts/cluster.py): nginx with sticky sessions and
+websocket upgrade, three gunicorn+gevent processes, Redis, PostgreSQL, a separate outbox
+worker. Clients on different processes chat; killing a process, stopping Redis and stopping
+SMTP lose nothing."""
+
+import importlib.util
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ccr import create_app
+from ccr.extensions import db
+from ccr.models import Role
+from ccr.services import accounts, tickets
+from ccr.services.uow import commit
+from tests.conftest import PASSWORD, PG_URL, _test_config
+from tests.support.clients import ChatClient, login_session
+
+pytestmark = pytest.mark.live
+ROOT = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _need(what: str, ok: bool) -> None:
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"the cluster test needs {what} in CI")
+        pytest.skip(f"the cluster test needs {what}")
+
+
+def _load_cluster_module():
+    spec = importlib.util.spec_from_file_location("ccr_cluster", ROOT / "scripts" / "cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def cluster_db():
+    _need("PostgreSQL (CCR_TEST_DATABASE_URL)", bool(PG_URL))
+    name = f"ccr_cluster_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def cluster(cluster_db, mailbox, tmp_path):
+    _need("nginx", bool(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")))
+    _need("redis-server", bool(shutil.which("redis-server")))
+    module = _load_cluster_module()
+    c = module.Cluster(cluster_db, mailbox.port, work=tmp_path / "cluster").start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def people(cluster, cluster_db):
+    """A customer, an agent and an assigned ticket, written straight into the cluster's database."""
+    app = create_app(_test_config(cluster_db))
+    with app.app_context():
+        made = {}
+        for role in (Role.CUSTOMER, Role.AGENT, Role.ADMIN):
+            made[role] = accounts.create_user(
+                email=f"{role.value}@cluster.example.com",
+                first_name=role.value.title(),
+                last_name="Cluster",
+                password=PASSWORD,
+                role=role,
+            )
+        commit()
+        ticket = tickets.open_ticket(actor=made[Role.CUSTOMER], subject="Cluster", description="x")
+        commit()
+        tickets.assign_ticket(ticket, made[Role.AGENT], actor=made[Role.ADMIN])
+        commit()
+        out = (ticket.id, made[Role.CUSTOMER].email, made[Role.AGENT].email)
+        db.engine.dispose()
+    return out
+
+
+def _client_on(cluster, email: str, avoid: str | None = None, want: str | None = None):
+    """Log in through nginx until the sticky route lands on the wanted (or another) process."""
+    for _ in range(40):
+        session = login_session(cluster.url, email)
+        upstream = cluster.upstream_for(session.cookies.get("ccr_route"))
+        if (avoid is None or upstream != avoid) and (want is None or upstream == want):
+            return ChatClient(cluster.url, session).connect(), upstream
+    raise AssertionError("could not land on the wanted process")
+
+
+def test_chat_across_processes_survives_a_killed_process_and_a_redis_outage(
+    cluster, people, mailbox
+):
+    ticket_id, customer_email, agent_email = people
+    cust, cust_up = _client_on(cluster, customer_email)
+    agt, agt_up = _client_on(cluster, agent_email, avoid=cust_up)
+    assert cust_up != agt_up  # really two different processes
+    cust.join(ticket_id)
+    agt.join(ticket_id)
+
+    # 1. Messages cross processes through Redis.
+    acks = [cust.send(ticket_id, f"hello {i}", f"h{i}") for i in range(3)]
+    assert [m["id"] for m in agt.wait_for(3)] == [a["id"] for a in acks]
+
+    # 2. The agent's process is killed mid-conversation; the agent reconnects through nginx
+    #    (same sticky cookie, another process) and catches up without loss or duplicates.
+    cluster.kill_app(int(agt_up.rsplit(":", 1)[1]))
+    sent = [cust.send(ticket_id, f"while down {i}", f"d{i}")["id"] for i in range(3)]
+    agt.close()
+    agt2 = ChatClient(cluster.url, agt.session).connect()
+    missed = agt2.join(ticket_id, after_id=acks[-1]["id"])
+    assert [m["id"] for m in missed] == sent
+
+    # 3. Redis stops for a few seconds: sends are still saved and acknowledged; catch-up
+    #    delivers them once it is back.
+    cluster.stop_redis()
+    during = [cust.send(ticket_id, f"no redis {i}", f"r{i}") for i in range(3)]
+    assert all(a["ok"] for a in during), during
+    time.sleep(2)
+    cluster.start_redis()
+    missed = agt2.join(ticket_id, after_id=sent[-1])
+    assert [m["id"] for m in missed] == [a["id"] for a in during]
+    cust.close()
+    agt2.close()
+
+
+def test_stopping_smtp_delays_emails_but_delivers_every_one(cluster, people, mailbox):
+    ticket_id, customer_email, _ = people
+    # Creation (customer, admin) and assignment (agent, customer) emails, all sent by the
+    # separate worker process.
+    assert len(mailbox.wait_for(4, timeout=30)) == 4
+    mailbox.stop()
+    session = login_session(cluster.url, customer_email)
+    cust = ChatClient(cluster.url, session).connect()
+    cust.join(ticket_id)
+    assert cust.send(ticket_id, "email the agent please", "m1")["ok"]
+    time.sleep(2)  # the worker tries and fails while SMTP is down
+    assert len(mailbox.messages) == 4
+    mailbox.start()
+    # Backoff is 5 s after the first failure: the email arrives once the server is back.
+    got = mailbox.wait_for(5, timeout=40)
+    assert "New message" in got[4]["Subject"]
+    assert got[4]["To"] == "agent@cluster.example.com"
+    cust.close()
