@@ -137,17 +137,34 @@
     if (socket.connected) socket.emit("mark_read", { ticket_id: ticketId, message_id: id });
   }
 
+  // One message in flight at a time, in the order they were typed: the server ids (and so
+  // everyone's view) then follow the writer's order, also after a reconnect.
+  let inFlight = false;
+
   function sendPending(clientId) {
     const p = pending.get(clientId);
     if (!p) return;
-    stateLabel(p.li, "sending");
+    p.held = false; // a manual retry releases a message the server refused
+    pump();
+  }
+
+  function pump() {
+    if (inFlight) return;
+    const next = [...pending.entries()].find(([, p]) => !p.held);
+    if (!next) return;
+    const [clientId, p] = next;
     if (!socket.connected) { stateLabel(p.li, "failed", "Offline: it will be sent when you reconnect."); return; }
+    inFlight = true;
+    stateLabel(p.li, "sending");
     socket.timeout(10000).emit("send_message",
       { ticket_id: ticketId, body: p.body, client_id: clientId, internal: p.internal },
       (err, ack) => {
+        inFlight = false;
         if (err) { stateLabel(p.li, "failed", "No answer from the server; retrying when reconnected."); return; }
-        if (ack && ack.ok) confirm(clientId, ack.id);
-        else stateLabel(p.li, "failed", (ack && ack.error) || "Not saved.");
+        if (ack && ack.ok) { confirm(clientId, ack.id); pump(); return; }
+        p.held = true; // refused (too long, too fast, closed ticket): the person decides
+        stateLabel(p.li, "failed", (ack && ack.error) || "Not saved.");
+        pump();
       });
   }
 
@@ -160,7 +177,7 @@
       ack.messages.forEach(accept);
       const newest = lastId();
       if (newest) markRead(newest);
-      [...pending.keys()].forEach(sendPending); // anything typed while offline goes now
+      pump(); // anything typed while offline goes now, in order
     });
   });
   // Pushes are hints: a periodic catch-up also recovers anything lost while the message
@@ -171,6 +188,7 @@
       if (ack && ack.ok) ack.messages.forEach(accept);
     });
   }, 20000);
+  socket.on("disconnect", () => { inFlight = false; }); // an unanswered send is resent on reconnect
   socket.on("disconnect", () => setStatus("Reconnecting… messages you write will be sent once the connection is back.", "reconnecting"));
   socket.on("connect_error", () => setStatus("Reconnecting…", "reconnecting"));
   socket.on("message_created", (msg) => { if (msg.ticket_id === ticketId) accept(msg); });
@@ -244,7 +262,7 @@
       savePending();
       textarea.value = "";
       if (internalBox) internalBox.checked = false;
-      sendPending(clientId);
+      pump();
     });
     // Messages typed before a reload that never reached the server are restored and resent.
     try {
