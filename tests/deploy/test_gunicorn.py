@@ -1,0 +1,107 @@
+"""gunicorn with gunicorn.conf.py serves the production config under the gevent worker."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.smtp import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "gunicorn-test-secret-" + "s" * 32
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CCR_", "MAIL_", "GUNICORN"))}
+    env.update(
+        FLASK_APP="app.py",
+        CCR_ENV="production",
+        SECRET_KEY=SECRET,
+        SESSION_COOKIE_SECURE="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
+        CCR_INSTANCE_PATH=str(tmp_path / "instance"),
+        # gunicorn's control socket would land under these: the test checks none appears
+        HOME=str(tmp_path / "home"),
+        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path):
+    (tmp_path / "home").mkdir()
+    (tmp_path / "run").mkdir()
+    migrate = subprocess.run(
+        [sys.executable, "-m", "flask", "db", "upgrade"],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    env = _env(tmp_path, PORT=str(port), CCR_BIND_HOST="127.0.0.1")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"gunicorn exited: {log_path.read_text()[-3000:]}")
+            try:
+                requests.get(url + "/healthz", timeout=2)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not answer: {log_path.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield url, log_path, tmp_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(45)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.live
+def test_gunicorn_serves_production_config_with_gevent_worker(gunicorn_server):
+    url, log_path, tmp_path = gunicorn_server
+    response = requests.get(url + "/healthz", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    ready = requests.get(url + "/readyz", timeout=5)
+    assert ready.status_code == 200, ready.text
+    # the production config is in force: HSTS is only sent with secure cookies
+    assert "Strict-Transport-Security" in response.headers
+    log = log_path.read_text(errors="replace")
+    assert "Using worker: gevent" in log
+    assert "in-process outbox dispatcher started" in log
+    assert not list((tmp_path / "home").rglob("*.ctl"))
+    assert not list((tmp_path / "run").rglob("*.ctl"))
+
+
+@pytest.mark.live
+def test_socketio_handshake_works_under_gevent(gunicorn_server):
+    url, _, _ = gunicorn_server
+    response = requests.get(
+        url + "/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=5
+    )
+    assert response.status_code == 200
+    assert response.text.startswith("0{") and '"sid"' in response.text
