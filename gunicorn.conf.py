@@ -11,7 +11,9 @@ import os
 
 _async_mode = os.environ.get("CCR_ASYNC_MODE", "gevent")
 
-bind = [f"{os.environ.get('CCR_BIND_HOST', '0.0.0.0')}:{int(os.environ.get('PORT', '8000'))}"]
+# All interfaces by default: inside a container the port is reached from outside.
+_host = os.environ.get("CCR_BIND_HOST", "0.0.0.0")  # noqa: S104
+bind = [f"{_host}:{int(os.environ.get('PORT', '8000'))}"]
 workers = 1  # never more: each process is one Socket.IO server; add processes to scale
 if _async_mode == "threading":
     worker_class = "gthread"
