@@ -1,5 +1,6 @@
 """gunicorn with gunicorn.conf.py serves the production config under the gevent worker."""
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +32,15 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def _wait_for_text(path: Path, needle: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text(errors="replace")
+        if needle in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -90,9 +100,17 @@ def test_gunicorn_serves_production_config_with_gevent_worker(gunicorn_server):
     assert ready.status_code == 200, ready.text
     # the production config is in force: HSTS is only sent with secure cookies
     assert "Strict-Transport-Security" in response.headers
-    log = log_path.read_text(errors="replace")
+    # the access line is written after the response: wait for it (bounded)
+    access = f"request_id={response.headers['X-Request-ID']}"
+    log = _wait_for_text(log_path, access)
+    assert access in log
     assert "Using worker: gevent" in log
     assert "in-process outbox dispatcher started" in log
+    # production logs are JSON lines; the access log line carries the request id
+    app_lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert {"logger": "ccr.notify.email", "message": "outbox dispatcher started"}.items() <= next(
+        e for e in app_lines if e["logger"] == "ccr.notify.email"
+    ).items()
     assert not list((tmp_path / "home").rglob("*.ctl"))
     assert not list((tmp_path / "run").rglob("*.ctl"))
 
