@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ccr import logs
+from ccr import logs, metrics
 from ccr.config import Config, load_config
 from ccr.extensions import csrf, db, limiter, login_manager, mail, migrate, socketio
 
@@ -28,6 +28,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     app.config.from_object(cfg)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.init_app(app)
+    metrics.init_app(app)
 
     if app.config["CCR_PROXY_COUNT"]:
         n = app.config["CCR_PROXY_COUNT"]

@@ -98,6 +98,11 @@ def test_gunicorn_serves_production_config_with_gevent_worker(gunicorn_server):
     assert response.json() == {"status": "ok"}
     ready = requests.get(url + "/readyz", timeout=5)
     assert ready.status_code == 200, ready.text
+    metrics = requests.get(url + "/metrics", timeout=5)
+    assert metrics.status_code == 200
+    assert (
+        'ccr_http_requests_total{endpoint="ops.healthz",method="GET",status="200"}' in metrics.text
+    )
     # the production config is in force: HSTS is only sent with secure cookies
     assert "Strict-Transport-Security" in response.headers
     # the access line is written after the response: wait for it (bounded)
