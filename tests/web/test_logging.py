@@ -131,3 +131,15 @@ def test_outbox_dispatcher_lines_carry_a_round_id(app, log_stream):
     assert len(failed) == 1
     assert failed[0]["logger"] == "ccr.notify.email"
     assert failed[0]["request_id"].startswith("outbox-")
+
+
+def test_socket_handler_lines_carry_the_handshake_request_id_and_sid(app, log_stream):
+    """Flask-SocketIO runs handlers in a request context built from the handshake, with sid."""
+    from flask import request
+
+    with app.test_request_context("/socket.io/", headers={HEADER: "handshake-77aa01"}):
+        request.sid = "sid-123"
+        logging.getLogger("ccr.chat.events").error("socket handler failed")
+    (entry,) = _json_lines(log_stream.getvalue())
+    assert entry["request_id"] == "handshake-77aa01"
+    assert entry["sid"] == "sid-123"
