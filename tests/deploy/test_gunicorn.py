@@ -43,8 +43,9 @@ def _wait_for_text(path: Path, needle: str, timeout: float = 15) -> str:
         time.sleep(0.1)
 
 
-@pytest.fixture
-def gunicorn_server(tmp_path):
+@pytest.fixture(scope="module")
+def gunicorn_server(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("gunicorn")
     (tmp_path / "home").mkdir()
     (tmp_path / "run").mkdir()
     migrate = subprocess.run(
@@ -58,7 +59,9 @@ def gunicorn_server(tmp_path):
     assert migrate.returncode == 0, migrate.stderr
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
-    env = _env(tmp_path, PORT=str(port), CCR_BIND_HOST="127.0.0.1")
+    env = _env(
+        tmp_path, PORT=str(port), CCR_BIND_HOST="127.0.0.1", CCR_BASE_URL=f"http://127.0.0.1:{port}"
+    )
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
@@ -128,3 +131,22 @@ def test_socketio_handshake_works_under_gevent(gunicorn_server):
     )
     assert response.status_code == 200
     assert response.text.startswith("0{") and '"sid"' in response.text
+
+
+@pytest.mark.live
+def test_websocket_upgrade_works_under_gevent_with_simple_websocket(gunicorn_server):
+    """No gevent-websocket: the gevent worker upgrades through simple-websocket."""
+    import websocket
+
+    url, _, _ = gunicorn_server
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    conn = websocket.create_connection(ws_url, timeout=10, origin=url)
+    try:
+        opened = conn.recv()
+        assert opened.startswith("0{") and '"sid"' in opened
+        # a Socket.IO CONNECT without a login: the app answers CONNECT_ERROR over the socket
+        conn.send("40")
+        answer = conn.recv()
+        assert answer.startswith("44") and "authentication required" in answer
+    finally:
+        conn.close()
