@@ -43,54 +43,81 @@ def _wait_for_text(path: Path, needle: str, timeout: float = 15) -> str:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def gunicorn_server(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("gunicorn")
-    (tmp_path / "home").mkdir()
-    (tmp_path / "run").mkdir()
-    migrate = subprocess.run(
-        [sys.executable, "-m", "flask", "db", "upgrade"],
-        cwd=ROOT,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    port = free_port()
-    log_path = tmp_path / "gunicorn.log"
-    env = _env(
-        tmp_path, PORT=str(port), CCR_BIND_HOST="127.0.0.1", CCR_BASE_URL=f"http://127.0.0.1:{port}"
-    )
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+class Gunicorn:
+    """gunicorn -c gunicorn.conf.py app:app on a free 127.0.0.1 port, on a migrated SQLite file."""
+
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.tmp_path = tmp_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "gunicorn.log"
+        self.extra = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Gunicorn":
+        (self.tmp_path / "home").mkdir(exist_ok=True)
+        (self.tmp_path / "run").mkdir(exist_ok=True)
+        migrate = subprocess.run(
+            [sys.executable, "-m", "flask", "db", "upgrade"],
             cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            env=_env(self.tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
+        assert migrate.returncode == 0, migrate.stderr
+        env = _env(
+            self.tmp_path,
+            PORT=str(self.port),
+            CCR_BIND_HOST="127.0.0.1",
+            CCR_BASE_URL=self.url,
+            **self.extra,
+        )
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gunicorn exited: {log_path.read_text()[-3000:]}")
+            if self.proc.poll() is not None:
+                pytest.fail(f"gunicorn exited: {self.log()[-3000:]}")
             try:
-                requests.get(url + "/healthz", timeout=2)
-                break
+                requests.get(self.url + "/healthz", timeout=2)
+                return self
             except requests.RequestException:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not answer: {log_path.read_text()[-3000:]}")
+                    self.stop()
+                    pytest.fail(f"gunicorn did not answer: {self.log()[-3000:]}")
                 time.sleep(0.2)
-        yield url, log_path, tmp_path
-    finally:
-        proc.terminate()
+
+    def stop(self) -> int | None:
+        """SIGTERM (graceful), then SIGKILL if it hangs; returns the exit code."""
+        if self.proc is None:
+            return None
+        self.proc.terminate()
         try:
-            proc.wait(45)
+            return self.proc.wait(45)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+            self.proc.kill()
+            self.proc.wait(10)
+            return None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(tmp_path_factory):
+    server = Gunicorn(tmp_path_factory.mktemp("gunicorn"))
+    try:
+        server.start()
+        yield server.url, server.log_path, server.tmp_path
+    finally:
+        server.stop()
 
 
 @pytest.mark.live
@@ -150,3 +177,27 @@ def test_websocket_upgrade_works_under_gevent_with_simple_websocket(gunicorn_ser
         assert answer.startswith("44") and "authentication required" in answer
     finally:
         conn.close()
+
+
+@pytest.mark.live
+def test_threading_mode_uses_the_threaded_worker_and_stops_cleanly(tmp_path):
+    """Db2 deployments: CCR_ASYNC_MODE=threading switches gunicorn to gthread (no gevent)."""
+    import websocket
+
+    server = Gunicorn(tmp_path, CCR_ASYNC_MODE="threading", CCR_OUTBOX_DISPATCHER="external")
+    try:
+        server.start()
+        assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+        ws_url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        conn = websocket.create_connection(ws_url, timeout=10, origin=server.url)
+        try:
+            assert conn.recv().startswith("0{")
+        finally:
+            conn.close()
+    finally:
+        code = server.stop()
+    log = server.log()
+    assert "Using worker: gthread" in log
+    assert "gevent" not in log.lower()
+    assert "in-process outbox dispatcher started" not in log  # external: the worker sends
+    assert code == 0, log[-3000:]
