@@ -35,11 +35,14 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """Start the in-process outbox dispatcher when CCR_OUTBOX_DISPATCHER=inprocess."""
+    """JSON access/error lines when the app logs JSON; start the in-process outbox dispatcher
+    when CCR_OUTBOX_DISPATCHER=inprocess. Runs in the worker, after gevent's patching."""
+    from ccr.logs import configure_gunicorn
     from ccr.notify.email import start_dispatcher
 
     app = worker.wsgi
     if getattr(app, "config", None) is None:  # not the Flask app itself (e.g. wrapped)
         from app import app
+    configure_gunicorn(worker.log, app)
     if start_dispatcher(app):
         worker.log.info("in-process outbox dispatcher started")

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
@@ -87,6 +87,8 @@ class JsonFormatter(logging.Formatter):
         }
         if getattr(record, "sid", None):
             entry["sid"] = record.sid
+        if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+            entry.update(_access_fields(record.args))
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in entry and key != "sid":
                 entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
@@ -95,6 +97,35 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+# gunicorn's access log atoms -> field names
+ACCESS_ATOMS = {
+    "h": "remote_addr",
+    "m": "method",
+    "U": "path",
+    "s": "status",
+    "B": "bytes",
+    "M": "duration_ms",
+    "a": "user_agent",
+}
+
+
+def _access_fields(atoms: Mapping) -> dict:
+    fields = {name: dict.get(atoms, atom) for atom, name in ACCESS_ATOMS.items()}
+    fields["request_id"] = dict.get(atoms, "{x-request-id}o")
+    if isinstance(fields["status"], str) and fields["status"].isdigit():
+        fields["status"] = int(fields["status"])
+    return fields
+
+
+def configure_gunicorn(glogger, app: Flask) -> None:
+    """In JSON mode, gunicorn's own lines (errors, access) become JSON too (worker side)."""
+    if log_format(app) != "json":
+        return
+    for logger in (glogger.error_log, glogger.access_log):
+        for handler in logger.handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"

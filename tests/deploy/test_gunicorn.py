@@ -34,6 +34,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
 def _wait_for_text(path: Path, needle: str, timeout: float = 15) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -136,16 +140,20 @@ def test_gunicorn_serves_production_config_with_gevent_worker(gunicorn_server):
     # the production config is in force: HSTS is only sent with secure cookies
     assert "Strict-Transport-Security" in response.headers
     # the access line is written after the response: wait for it (bounded)
-    access = f"request_id={response.headers['X-Request-ID']}"
-    log = _wait_for_text(log_path, access)
-    assert access in log
+    request_id = response.headers["X-Request-ID"]
+    log = _wait_for_text(log_path, request_id)
+    access = [e for e in _json_lines(log) if e.get("request_id") == request_id]
+    assert len(access) == 1, log[-3000:]
+    assert access[0]["logger"] == "gunicorn.access"
+    assert (access[0]["method"], access[0]["path"], access[0]["status"]) == ("GET", "/healthz", 200)
     assert "Using worker: gevent" in log
     assert "in-process outbox dispatcher started" in log
-    # production logs are JSON lines; the access log line carries the request id
-    app_lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    # production logs are JSON lines, the app's and the worker's gunicorn lines alike
+    entries = _json_lines(log)
     assert {"logger": "ccr.notify.email", "message": "outbox dispatcher started"}.items() <= next(
-        e for e in app_lines if e["logger"] == "ccr.notify.email"
+        e for e in entries if e["logger"] == "ccr.notify.email"
     ).items()
+    assert any(e["logger"] == "gunicorn.error" for e in entries)
     assert not list((tmp_path / "home").rglob("*.ctl"))
     assert not list((tmp_path / "run").rglob("*.ctl"))
 
