@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from tests.conftest import PG_URL
 from tests.support.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,3 +136,14 @@ def test_entrypoint_can_migrate_before_starting(tmp_path):
         assert "outbox_emails" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_entrypoint_proceeds_once_postgresql_answers(tmp_path):
+    if not PG_URL:
+        pytest.skip("CCR_TEST_DATABASE_URL is not set: this run needs PostgreSQL")
+    result = _entrypoint(
+        tmp_path, {"SECRET_KEY": GOOD_SECRET, "DATABASE_URL": PG_URL, "CCR_DB_WAIT_SECONDS": "20"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "server-started"

@@ -5,11 +5,15 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from tests.conftest import PG_URL
 from tests.support.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,8 +54,9 @@ def _wait_for_text(path: Path, needle: str, timeout: float = 15) -> str:
 class Gunicorn:
     """gunicorn -c gunicorn.conf.py app:app on a free 127.0.0.1 port, on a migrated SQLite file."""
 
-    def __init__(self, tmp_path: Path, **env: str) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None, **env: str) -> None:
         self.tmp_path = tmp_path
+        self.database_url = database_url or f"sqlite:///{tmp_path / 'prod.db'}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "gunicorn.log"
@@ -64,7 +69,7 @@ class Gunicorn:
         migrate = subprocess.run(
             [sys.executable, "-m", "flask", "db", "upgrade"],
             cwd=ROOT,
-            env=_env(self.tmp_path),
+            env=_env(self.tmp_path, DATABASE_URL=self.database_url),
             capture_output=True,
             text=True,
             timeout=120,
@@ -75,6 +80,7 @@ class Gunicorn:
             PORT=str(self.port),
             CCR_BIND_HOST="127.0.0.1",
             CCR_BASE_URL=self.url,
+            DATABASE_URL=self.database_url,
             **self.extra,
         )
         with open(self.log_path, "wb") as log:
@@ -209,3 +215,44 @@ def test_threading_mode_uses_the_threaded_worker_and_stops_cleanly(tmp_path):
     assert "gevent" not in log.lower()
     assert "in-process outbox dispatcher started" not in log  # external: the worker sends
     assert code == 0, log[-3000:]
+
+
+@pytest.fixture
+def empty_postgres():
+    """A fresh PostgreSQL database (CCR_TEST_DATABASE_URL's server), dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("CCR_TEST_DATABASE_URL is not set: this run needs PostgreSQL")
+    name = f"ccr_gunicorn_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.live
+@pytest.mark.postgres
+def test_gevent_worker_with_postgresql(tmp_path, empty_postgres):
+    """psycopg under gevent's monkey-patching: queries answer, concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = Gunicorn(tmp_path, database_url=empty_postgres)
+    try:
+        server.start()
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(
+                pool.map(
+                    lambda _: requests.get(server.url + "/readyz", timeout=10).status_code,
+                    range(24),
+                )
+            )
+        assert codes == [200] * 24
+        metrics = requests.get(server.url + "/metrics", timeout=10).text
+        assert "ccr_database_up 1.0" in metrics
+        assert 'ccr_outbox_emails{status="pending"} 0.0' in metrics
+    finally:
+        assert server.stop() == 0, server.log()[-3000:]
