@@ -9,7 +9,8 @@ must run with CCR_ASYNC_MODE=gevent (the production default). With CCR_ASYNC_MOD
 
 import os
 
-_async_mode = os.environ.get("CCR_ASYNC_MODE", "gevent")
+# The worker imports the app after this file ran: both see the same async mode.
+_async_mode = os.environ.setdefault("CCR_ASYNC_MODE", "gevent")
 
 # All interfaces by default: inside a container the port is reached from outside.
 _host = os.environ.get("CCR_BIND_HOST", "0.0.0.0")  # noqa: S104
@@ -43,6 +44,12 @@ def post_worker_init(worker):
     app = worker.wsgi
     if getattr(app, "config", None) is None:  # not the Flask app itself (e.g. wrapped)
         from app import app
+    expected = "threading" if worker_class == "gthread" else "gevent"
+    if app.config["CCR_ASYNC_MODE"] != expected:
+        raise RuntimeError(
+            f"CCR_ASYNC_MODE is {app.config['CCR_ASYNC_MODE']!r} but gunicorn runs the "
+            f"{worker_class} worker, which needs {expected!r}"
+        )
     configure_gunicorn(worker.log, app)
     if start_dispatcher(app):
         worker.log.info("in-process outbox dispatcher started")

@@ -256,3 +256,24 @@ def test_gevent_worker_with_postgresql(tmp_path, empty_postgres):
         assert 'ccr_outbox_emails{status="pending"} 0.0' in metrics
     finally:
         assert server.stop() == 0, server.log()[-3000:]
+
+
+class _FakeWorker:
+    def __init__(self, app):
+        import logging
+
+        self.wsgi = app
+        self.log = type("Log", (), {"info": logging.getLogger("t").info})()
+
+
+def test_post_worker_init_refuses_an_async_mode_the_worker_cannot_serve(app, monkeypatch):
+    import runpy
+
+    monkeypatch.setenv("CCR_ASYNC_MODE", "recorded")  # so monkeypatch restores the original
+    monkeypatch.delenv("CCR_ASYNC_MODE")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["worker_class"] == "gevent"
+    assert os.environ["CCR_ASYNC_MODE"] == "gevent"  # the app imported next will agree
+    assert app.config["CCR_ASYNC_MODE"] == "threading"  # the test app
+    with pytest.raises(RuntimeError, match="needs 'gevent'"):
+        conf["post_worker_init"](_FakeWorker(app))
