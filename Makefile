@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 FLASK := $(VENV)/bin/flask
 export FLASK_APP := app.py
 
-.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl system-packages cluster clean
+.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl system-packages cluster docker clean
 
 run: deps assets migrate seed
 	@echo ""
@@ -61,6 +61,11 @@ cluster: dev-deps assets
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint --failure-threshold error Dockerfile
+
+# The production image (docs/deploy.md); WITH_DB2=1 adds the Db2 driver and threading mode.
+docker:
+	docker build $(if $(WITH_DB2),--build-arg WITH_DB2=$(WITH_DB2)) -t ccr .
 
 # Recompile the pinned requirement files after editing a requirements*.in file.
 lock: dev-deps

@@ -1,12 +1,12 @@
 """Customer Care Registry: the application factory (wiring only)."""
 
-import logging
 import os
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ccr import logs, metrics
 from ccr.config import Config, load_config
 from ccr.extensions import csrf, db, limiter, login_manager, mail, migrate, socketio
 
@@ -27,9 +27,8 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     cfg.validate()
     app.config.from_object(cfg)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.init_app(app)
+    metrics.init_app(app)
 
     if app.config["CCR_PROXY_COUNT"]:
         n = app.config["CCR_PROXY_COUNT"]

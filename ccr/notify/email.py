@@ -18,6 +18,7 @@ from flask_mail import Message as MailMessage
 from sqlalchemy import select
 
 from ccr.extensions import db
+from ccr.logs import bound_request_id, new_request_id
 from ccr.models import OutboxEmail, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ def run_dispatcher(app, stop: threading.Event | None = None) -> None:
     poll = app.config["CCR_OUTBOX_POLL_SECONDS"]
     log.info("outbox dispatcher started")
     while not stop.is_set():
-        with app.app_context():
+        with app.app_context(), bound_request_id(f"outbox-{new_request_id()[:12]}"):
             try:
                 dispatch_pending()
             except Exception:  # the database is down: keep going, it will come back
