@@ -21,7 +21,8 @@ if _async_mode == "threading":
     threads = int(os.environ.get("GUNICORN_THREADS", "100"))
 else:
     worker_class = "gevent"
-    worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+    # Idle sockets are cheap (see bench/): allow thousands per process.
+    worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
 
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
