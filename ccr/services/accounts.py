@@ -24,8 +24,12 @@ log = logging.getLogger("ccr.security")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt's limit: longer passwords are refused, never truncated
 BCRYPT_ROUNDS = 12
-# A real hash of a random password: verifying against it costs the same time as a real check.
-_DUMMY_HASH = bcrypt.hashpw(b"ccr-timing-equaliser", bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+
+
+@cache
+def _dummy_hash(rounds: int) -> str:
+    """A real hash of a random password: checking against it costs what a real check costs."""
+    return bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds)).decode()
 
 
 class PasswordPolicyError(ServiceError):
@@ -73,7 +77,9 @@ def check_password(user: User | None, password: str) -> bool:
     encoded = password.encode("utf-8")
     if len(encoded) > MAX_PASSWORD_BYTES:
         encoded = encoded[:0]  # cannot match; still spend the time below
-    stored = (user.password_hash if user is not None else None) or _DUMMY_HASH
+    stored = (user.password_hash if user is not None else None) or _dummy_hash(
+        4 if _fast_hashing() else BCRYPT_ROUNDS
+    )
     try:
         ok = bcrypt.checkpw(encoded, stored.encode())
     except ValueError:
