@@ -4,11 +4,12 @@ from wtforms import (
     EmailField,
     PasswordField,
     RadioField,
+    SelectChoice,
     StringField,
     SubmitField,
     ValidationError,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
 
 from ccr.services.accounts import MAX_PASSWORD_BYTES, name_problem, password_problem
 
@@ -117,10 +118,13 @@ class AgentCreateForm(FlaskForm):
     email = _email_field()
     method = RadioField(
         "How they get in",
-        choices=[("invite", "Email an invitation link"), ("password", "Set an initial password")],
+        choices=[
+            SelectChoice("invite", "Email an invitation link"),
+            SelectChoice("password", "Set an initial password"),
+        ],
         default="invite",
     )
-    password = PasswordField("Initial password", validators=[Optional(), _good_password])
+    password = PasswordField("Initial password", validators=[_good_password])
     submit = SubmitField("Create agent")
 
     def validate_password(self, field) -> None:

@@ -98,9 +98,9 @@ def test_registering_a_known_email_looks_the_same_and_warns_the_owner(
     unknown = _register(client, email="stranger@example.com")
     page_unknown = client.get(unknown.headers["Location"])
     assert known.status_code == unknown.status_code == 302
-    assert known.headers["Location"].replace("owner", "X") == unknown.headers[
-        "Location"
-    ].replace("stranger", "X")
+    assert known.headers["Location"].replace("owner", "X") == unknown.headers["Location"].replace(
+        "stranger", "X"
+    )
     assert page_known.status_code == page_unknown.status_code == 200
     assert page_known.data.replace(b"owner", b"X") == page_unknown.data.replace(b"stranger", b"X")
     deliver(mailbox, 2)
@@ -147,9 +147,7 @@ def test_line_breaks_in_names_are_refused(app, client, mailbox):
 
 
 def test_registering_is_throttled_per_ip(client):
-    statuses = [
-        _register(client, email=f"p{i}@example.com").status_code for i in range(11)
-    ]
+    statuses = [_register(client, email=f"p{i}@example.com").status_code for i in range(11)]
     assert statuses[:10] == [302] * 10 and statuses[10] == 429
 
 

@@ -38,9 +38,7 @@ def _code_for(mailbox, user, count=1) -> str:
     return code_in(msg)
 
 
-def test_reset_with_the_emailed_code_sets_the_password_and_says_so(
-    app, client, make_user, mailbox
-):
+def test_reset_with_the_emailed_code_sets_the_password_and_says_so(app, client, make_user, mailbox):
     user = make_user(Role.AGENT)
     assert _request(client, user.email).status_code == 302
     code = _code_for(mailbox, user)
@@ -49,9 +47,9 @@ def test_reset_with_the_emailed_code_sets_the_password_and_says_so(
     deliver(mailbox, 2)
     changed = last_to(mailbox, user.email)
     assert changed["Subject"] == "Your password was changed"
-    assert client.post(
-        "/login", data={"email": user.email, "password": PASSWORD}
-    ).status_code == 401
+    assert (
+        client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 401
+    )
     login(client, user, NEW_PASSWORD)
 
 
@@ -131,9 +129,9 @@ def test_known_and_unknown_emails_get_the_same_answer(app, client, make_user, ma
     unknown = _request(client, "nobody@example.com")
     page_unknown = client.get(unknown.headers["Location"]).data
     assert known.status_code == unknown.status_code == 302
-    assert known.headers["Location"].replace(
-        user.email.split("@")[0], "X"
-    ) == unknown.headers["Location"].replace("nobody", "X")
+    assert known.headers["Location"].replace(user.email.split("@")[0], "X") == unknown.headers[
+        "Location"
+    ].replace("nobody", "X")
     assert page_known.replace(user.email.split("@")[0].encode(), b"X") == page_unknown.replace(
         b"nobody", b"X"
     )
@@ -210,9 +208,7 @@ def test_no_password_or_code_reaches_the_logs(app, client, make_user, mailbox, c
     _reset(client, user.email, _wrong(code))
     _reset(client, user.email, code)
     login(client, user, NEW_PASSWORD)
-    app.test_client().post(
-        "/login", data={"email": user.email, "password": "wrong password here"}
-    )
+    app.test_client().post("/login", data={"email": user.email, "password": "wrong password here"})
     # Everything the app logged (mail.log is the test's own SMTP sink, not the app).
     text = "\n".join(r.getMessage() for r in caplog.records if r.name != "mail.log")
     security = [r for r in caplog.records if r.name == "ccr.security"]
