@@ -250,6 +250,7 @@ def _consume_code(user: User | None, purpose: CodePurpose, code: str) -> bool:
         )
         .order_by(OneTimeCode.id.desc())
         .limit(1)
+        .with_for_update()  # PostgreSQL: parallel guesses queue up, each one is counted
     ).first()
     if row is None or not row.usable(now) or row.attempts >= MAX_CODE_ATTEMPTS:
         return False
