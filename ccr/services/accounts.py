@@ -271,8 +271,9 @@ def _consume_code(user: User | None, purpose: CodePurpose, code: str) -> bool:
 def register_customer(*, email: str, first_name: str, last_name: str, password: str) -> None:
     """Start a customer registration; the same outcome whether or not the email is known.
 
-    A new address gets an unverified account and a verification code; an address that
-    already has an account gets a warning email instead. Commits.
+    A new address gets an unverified account and a verification code (a never-verified
+    account is replaced by the latest registration); an address that already has a
+    verified account gets a warning email instead. Commits.
     """
     from ccr.notify.email import queue_email
 
@@ -282,6 +283,15 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
     if problem:
         raise PasswordPolicyError(problem)
     existing = find_user_by_email(email)
+    if existing is not None and existing.email_verified_at is None and existing.is_active:
+        # Never verified, so never usable: the latest registration replaces it. Whoever
+        # pre-registered someone else's address cannot keep a password on that account.
+        existing.first_name, existing.last_name = first_name, last_name
+        existing.password_hash = hash_password(password)
+        _send_verify_code(existing)
+        security_event("register_replaced_unverified", existing)
+        commit()
+        return
     if existing is not None:
         hash_password(password)  # spend the same time as a real registration
         if existing.deleted_at is None:

@@ -156,3 +156,19 @@ def test_the_verification_email_link_reaches_the_code_form(app, client, mailbox)
     deliver(mailbox, 1)
     link = link_in(last_to(mailbox, NEW), "/verify-email?email=")
     assert client.get(link.replace("http://localhost", "")).status_code == 200
+
+
+def test_a_never_verified_registration_is_replaced_by_the_next_one(app, client, mailbox):
+    """Pre-registering someone's address does not let the squatter keep their password."""
+    _register(client, password="squatter passphrase", confirm="squatter passphrase")
+    _register(client, first_name="Real", password=PASSWORD, confirm=PASSWORD)
+    deliver(mailbox, 2)
+    code = code_in(last_to(mailbox, NEW))
+    assert client.post("/verify-email", data={"email": NEW, "code": code}).status_code == 302
+    assert _login(client, password="squatter passphrase").status_code == 401
+    assert _login(client).status_code == 302
+
+
+def test_account_pages_are_not_cached(client):
+    for path in ("/register", "/verify-email", "/forgot-password", "/reset-password"):
+        assert client.get(path).headers["Cache-Control"] == "no-store"
