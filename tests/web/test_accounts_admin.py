@@ -236,3 +236,29 @@ def test_admin_actions_are_logged_without_secrets(app, client, admin, caplog, ma
     )
     assert any("user_deactivated" in line for line in lines)
     assert all(PASSWORD not in line for line in lines)
+
+
+def test_a_role_denial_is_logged_on_the_security_logger(client, login_as, caplog):
+    caplog.set_level(logging.INFO, logger="ccr.security")
+    user = login_as(Role.CUSTOMER)
+    assert client.get("/admin/agents").status_code == 404
+    assert any(
+        "access_denied" in r.getMessage()
+        and f"user={user.id}" in r.getMessage()
+        and "path=/admin/agents" in r.getMessage()
+        for r in caplog.records
+        if r.name == "ccr.security"
+    )
+
+
+def test_resending_an_invitation_cancels_the_first_link(app, client, admin, mailbox):
+    _create(client)
+    first = _invite_path(mailbox)
+    agent = _agent()
+    assert client.post(f"/admin/agents/{agent.id}/resend-invite").status_code == 302
+    deliver(mailbox, 2)
+    second = link_in(last_to(mailbox, AGENT_EMAIL), "/invite/").replace("http://localhost", "")
+    assert first != second
+    other = app.test_client()
+    assert other.get(first).status_code == 404
+    assert _accept(other, second).status_code == 302
