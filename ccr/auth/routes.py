@@ -51,6 +51,10 @@ def _email_key(scope: str, field: str = "email"):
     return key
 
 
+def _user_key(scope: str) -> str:
+    return f"{scope}:{getattr(current_user, 'id', None)}"
+
+
 def _failed(response) -> bool:
     return response.status_code == 401
 
@@ -265,7 +269,7 @@ def profile_name():
 
 @bp.post("/profile/password")
 @login_required
-@limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=lambda: f"pw:{current_user.id}")
+@limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=lambda: _user_key("pw"))
 def profile_password():
     form = ChangePasswordForm(prefix="pw")
     if not form.validate_on_submit():
@@ -312,7 +316,7 @@ def profile_export():
 
 @bp.post("/profile/delete")
 @login_required
-@limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=lambda: f"del:{current_user.id}")
+@limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=lambda: _user_key("del"))
 def profile_delete():
     form = DeleteAccountForm(prefix="del")
     if not form.validate_on_submit():

@@ -194,3 +194,17 @@ def test_the_email_of_a_deleted_account_can_register_again(app, client, login_as
     assert response.status_code == 302
     deliver(mailbox, 1)
     assert last_to(mailbox, email)["Subject"] == "Your verification code"
+
+
+def test_profile_routes_need_a_login(client):
+    for path in ("/profile/password", "/profile/delete", "/profile/name", "/profile/notifications"):
+        response = client.post(path, data={})
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get("/profile/data.json").status_code == 302
+    assert client.get("/profile").status_code == 302
+
+
+def test_password_change_attempts_are_throttled(client, login_as):
+    login_as(Role.CUSTOMER)
+    statuses = [_change_password(client, "wrong current one").status_code for _ in range(6)]
+    assert statuses == [400] * 5 + [429]
