@@ -123,6 +123,6 @@ def agent_action(user_id: int, action: str):
         verb(user, actor=current_user)
     except ServiceError as exc:
         flash(str(exc), "danger")
-        return redirect(url_for("admin.agents")), 303
+        return redirect(url_for("admin.agents"))
     flash(done.format(name=user.full_name), "success")
     return redirect(url_for("admin.agents"))
