@@ -33,10 +33,13 @@ from ccr.services.uow import commit
 
 log = logging.getLogger("ccr.security")
 
-# Per-IP limits count every attempt; per-account limits count failures only, so one person
-# hammering an address cannot also spend the budget of anyone logging in correctly elsewhere.
+# Per-IP limits count every attempt; per-account limits count failures only. Failures are
+# limited tightly per account and IP, and loosely per account from everywhere: one attacker
+# guessing a password locks out only themselves, a botnet is still capped.
 LOGIN_PER_IP = "20 per minute"
-LOGIN_FAILURES_PER_ACCOUNT = "5 per 15 minutes"
+LOGIN_FAILURES_PER_ACCOUNT_AND_IP = "5 per 15 minutes"
+LOGIN_FAILURES_PER_ACCOUNT = "50 per hour"
+PASSWORD_CHECKS_PER_USER = "5 per 15 minutes"
 CODE_REQUESTS_PER_EMAIL = "3 per 15 minutes"
 CODE_REQUESTS_PER_IP = "10 per 15 minutes"
 CODE_ENTRIES_PER_IP = "30 per 15 minutes"
@@ -73,6 +76,12 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_PER_IP, methods=["POST"])
+@limiter.limit(
+    LOGIN_FAILURES_PER_ACCOUNT_AND_IP,
+    key_func=lambda: f"{_email_key('login')()}:{request.remote_addr}",
+    methods=["POST"],
+    deduct_when=_failed,
+)
 @limiter.limit(
     LOGIN_FAILURES_PER_ACCOUNT,
     key_func=_email_key("login"),
@@ -269,7 +278,7 @@ def profile_name():
 
 @bp.post("/profile/password")
 @login_required
-@limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=lambda: _user_key("pw"))
+@limiter.limit(PASSWORD_CHECKS_PER_USER, key_func=lambda: _user_key("pw"))
 def profile_password():
     form = ChangePasswordForm(prefix="pw")
     if not form.validate_on_submit():
@@ -316,7 +325,7 @@ def profile_export():
 
 @bp.post("/profile/delete")
 @login_required
-@limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, key_func=lambda: _user_key("del"))
+@limiter.limit(PASSWORD_CHECKS_PER_USER, key_func=lambda: _user_key("del"))
 def profile_delete():
     form = DeleteAccountForm(prefix="del")
     if not form.validate_on_submit():

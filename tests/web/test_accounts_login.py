@@ -57,6 +57,22 @@ def test_login_failures_are_throttled_per_account(app, client, make_user):
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     # Another account, even from the same IP, still logs in.
     assert _post_login(client, bystander.email).status_code == 302
+    # And the victim, from their own address, is not locked out by the guesser.
+    victim_client = app.test_client()
+    response = _post_login(victim_client, victim.email, environ_base={"REMOTE_ADDR": "10.7.7.7"})
+    assert response.status_code == 302
+
+
+def test_failures_from_many_addresses_are_capped_per_account(app, make_user):
+    victim = make_user()
+    c = app.test_client()
+    statuses = [
+        _post_login(
+            c, victim.email, "wrong guess here", environ_base={"REMOTE_ADDR": f"10.0.{i}.1"}
+        ).status_code
+        for i in range(51)
+    ]
+    assert statuses[:50] == [401] * 50 and statuses[50] == 429
 
 
 def test_successful_logins_do_not_spend_the_account_budget(app, make_user):
