@@ -93,7 +93,14 @@ def login():
         return redirect(url_for(home_endpoint(current_user.role)))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        user, why = accounts.check_login(form.email.data, form.password.data)
+        if why == "unverified":
+            flash(
+                "Your email address is not verified yet. Enter the code we emailed you, "
+                "or ask for a new one below.",
+                "warning",
+            )
+            return redirect(url_for("auth.verify_email", email=form.email.data.strip().lower()))
         if user is None:
             accounts.security_event("login_failed", accounts.find_user_by_email(form.email.data))
             flash("Those details did not work. Check them and try again.", "danger")

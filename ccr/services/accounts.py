@@ -116,14 +116,24 @@ def create_user(
     return user
 
 
+def check_login(email: str, password: str) -> tuple[User | None, str]:
+    """(user, "ok") when these credentials may log in now; else (None, why).
+
+    Why is "bad" for every wrong, unknown or deactivated case, and "unverified" only when
+    the password was right but the address was never verified (nothing leaks to anyone
+    who does not already know the password).
+    """
+    user = find_user_by_email(email)
+    if not check_password(user, password) or user is None or not user.is_active:
+        return None, "bad"
+    if user.email_verified_at is None:
+        return None, "unverified"
+    return user, "ok"
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The user for these credentials if they may log in now, else None (one answer for all)."""
-    user = find_user_by_email(email)
-    if not check_password(user, password):
-        return None
-    if user is None or not user.is_active or user.email_verified_at is None:
-        return None
-    return user
+    return check_login(email, password)[0]
 
 
 def end_all_sessions(user: User) -> None:

@@ -31,7 +31,9 @@ def _login(client, email=NEW, password=PASSWORD):
 def test_registration_needs_the_emailed_code_before_login(app, client, mailbox):
     response = _register(client)
     assert response.status_code == 302 and "/verify-email" in response.headers["Location"]
-    assert _login(client).status_code == 401  # unverified: unusable
+    early = _login(client)  # unverified: unusable, and told how to finish
+    assert early.status_code == 302 and "/verify-email?email=" in early.headers["Location"]
+    assert client.get("/customer/").status_code == 302
     [msg] = deliver(mailbox, 1)
     assert msg["To"] == NEW and msg["Subject"] == "Your verification code"
     code = code_in(msg)
@@ -55,7 +57,7 @@ def test_a_wrong_code_is_refused_and_the_account_stays_unusable(app, client, mai
     wrong = "000000" if code != "000000" else "111111"
     response = client.post("/verify-email", data={"email": NEW, "code": wrong})
     assert response.status_code == 400 and b"not right or has expired" in response.data
-    assert _login(client).status_code == 401
+    assert "/verify-email" in _login(client).headers["Location"]
 
 
 def test_the_verification_code_expires(app, client, mailbox):
@@ -64,7 +66,7 @@ def test_the_verification_code_expires(app, client, mailbox):
     with time_machine.travel(utcnow() + timedelta(minutes=31), tick=False):
         late = client.post("/verify-email", data={"email": NEW, "code": code})
     assert late.status_code == 400
-    assert _login(client).status_code == 401
+    assert "/verify-email" in _login(client).headers["Location"]
 
 
 def test_resending_cancels_the_old_code(app, client, mailbox):
@@ -172,3 +174,9 @@ def test_a_never_verified_registration_is_replaced_by_the_next_one(app, client, 
 def test_account_pages_are_not_cached(client):
     for path in ("/register", "/verify-email", "/forgot-password", "/reset-password"):
         assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+def test_a_wrong_password_on_an_unverified_account_gets_the_generic_answer(app, client):
+    _register(client)
+    response = _login(client, password="not the right one")
+    assert response.status_code == 401 and b"did not work" in response.data
