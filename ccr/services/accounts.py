@@ -148,12 +148,16 @@ def end_all_sessions(user: User) -> None:
 # -- security log ---------------------------------------------------------------------------
 
 
+_LOG_UNSAFE = re.compile(r"[\x00-\x1f\x7f\s]")
+
+
 def security_event(event: str, user: User | None = None, **fields: object) -> None:
     """One line on "ccr.security": event, user, IP and UTC time. Never secrets."""
     from flask import has_request_context, request
 
     ip = request.remote_addr if has_request_context() else None
-    extra = "".join(f" {k}={v}" for k, v in fields.items())
+    # Values such as a request path are attacker-chosen: no line breaks in the log.
+    extra = "".join(f" {k}={_LOG_UNSAFE.sub('?', str(v))[:200]}" for k, v in fields.items())
     log.info(
         "%s user=%s ip=%s at=%sZ%s",
         event,

@@ -111,3 +111,14 @@ def test_deactivation_bumps_the_session_version(app, make_user):
     before = agent.session_version
     accounts.deactivate_user(agent, actor=admin)
     assert agent.session_version == before + 1
+
+
+def test_security_events_cannot_be_split_by_attacker_text(app, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ccr.security")
+    with app.test_request_context("/x"):
+        accounts.security_event("access_denied", None, path="/a\nFAKE login_ok user=1")
+    [record] = [r for r in caplog.records if r.name == "ccr.security"]
+    assert "\n" not in record.getMessage() and "path=/a?FAKE?login_ok" in record.getMessage()
+    assert record.getMessage().startswith("access_denied user=- ip=")
