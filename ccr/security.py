@@ -89,7 +89,18 @@ def _headers(response):
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if request.endpoint != "static" and (
-        current_user.is_authenticated or request.path.startswith(("/auth", "/login"))
+        current_user.is_authenticated
+        or request.path.startswith(
+            (
+                "/auth",
+                "/login",
+                "/register",
+                "/verify-email",
+                "/forgot-password",
+                "/reset-password",
+                "/invite/",
+            )
+        )
     ):
         response.headers["Cache-Control"] = "no-store"
     return response

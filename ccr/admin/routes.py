@@ -1,9 +1,13 @@
-from flask import render_template
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from ccr.admin import bp
+from ccr.auth.forms import ActionForm, AgentCreateForm, AgentEditForm
 from ccr.auth.guards import role_required
-from ccr.models import Role, Ticket
+from ccr.extensions import db
+from ccr.models import Role, Ticket, User
+from ccr.services import ServiceError, accounts
 from ccr.views import paginate, ticket_page
 
 
@@ -18,3 +22,107 @@ def dashboard():
 @role_required(Role.ADMIN)
 def ticket(ticket_id: int):
     return ticket_page(ticket_id, "admin/ticket.html")
+
+
+# -- agent management ------------------------------------------------------------------------
+
+
+def _staff_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or user.role == Role.CUSTOMER or user.deleted_at is not None:
+        abort(404)
+    return user
+
+
+def _agents_page(status: int = 200, **forms):
+    forms.setdefault("create_form", AgentCreateForm())
+    return render_template(
+        "admin/agents.html",
+        staff=accounts.staff_overview(),
+        stranded=accounts.tickets_needing_reassignment(),
+        action_form=ActionForm(),
+        **forms,
+    ), status
+
+
+@bp.get("/agents")
+@role_required(Role.ADMIN)
+def agents():
+    return _agents_page()
+
+
+@bp.post("/agents")
+@role_required(Role.ADMIN)
+def agent_create():
+    form = AgentCreateForm()
+    if not form.validate_on_submit():
+        return _agents_page(400, create_form=form)
+    invite = form.method.data != "password"
+    try:
+        user = accounts.create_agent(
+            actor=current_user,
+            email=form.email.data,
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            password=None if invite else form.password.data,
+        )
+    except ServiceError as exc:
+        form.email.errors.append(str(exc))
+        return _agents_page(400, create_form=form)
+    if invite:
+        flash(f"Invitation emailed to {user.email}.", "success")
+    else:
+        flash(f"Agent {user.full_name} created.", "success")
+    return redirect(url_for("admin.agents"))
+
+
+@bp.route("/agents/<int:user_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def agent_edit(user_id: int):
+    user = _staff_or_404(user_id)
+    form = AgentEditForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            accounts.update_staff(
+                user,
+                actor=current_user,
+                first_name=form.first_name.data,
+                last_name=form.last_name.data,
+                email=form.email.data,
+            )
+        except ServiceError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            flash("Saved.", "success")
+            return redirect(url_for("admin.agents"))
+    status = 400 if form.errors else 200
+    return render_template(
+        "admin/agent_edit.html", form=form, user=user, action_form=ActionForm()
+    ), status
+
+
+_ACTIONS = {
+    "deactivate": (accounts.deactivate_user, "{name} is deactivated and signed out everywhere."),
+    "reactivate": (accounts.reactivate_user, "{name} can log in again."),
+    "promote": (accounts.promote_to_admin, "{name} is now an admin."),
+    "demote": (accounts.demote_to_agent, "{name} is now an agent."),
+    "resend-invite": (accounts.resend_invite, "A new invitation was emailed to {name}."),
+}
+
+
+@bp.post("/agents/<int:user_id>/<action>")
+@role_required(Role.ADMIN)
+def agent_action(user_id: int, action: str):
+    if action not in _ACTIONS:
+        abort(404)
+    user = _staff_or_404(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    verb, done = _ACTIONS[action]
+    try:
+        verb(user, actor=current_user)
+    except ServiceError as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("admin.agents"))
+    flash(done.format(name=user.full_name), "success")
+    return redirect(url_for("admin.agents"))

@@ -1,9 +1,10 @@
 import functools
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 from ccr.models import Role
+from ccr.services.accounts import security_event
 
 
 def role_required(*roles: Role):
@@ -14,6 +15,7 @@ def role_required(*roles: Role):
         @login_required
         def wrapper(*args, **kwargs):
             if current_user.role not in roles:
+                security_event("access_denied", current_user, path=request.path)
                 abort(404)
             return view(*args, **kwargs)
 

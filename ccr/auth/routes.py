@@ -1,16 +1,70 @@
+import json
 import logging
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ccr.auth import bp
-from ccr.auth.forms import LoginForm, LogoutForm
+from ccr.auth.forms import (
+    AcceptInviteForm,
+    ChangePasswordForm,
+    ChatEmailsForm,
+    DeleteAccountForm,
+    EmailOnlyForm,
+    LoginForm,
+    LogoutForm,
+    ProfileNameForm,
+    RegisterForm,
+    ResetPasswordForm,
+    VerifyEmailForm,
+)
 from ccr.auth.guards import home_endpoint
 from ccr.extensions import limiter
-from ccr.services import accounts
+from ccr.services import ServiceError, accounts
 from ccr.services.uow import commit
 
 log = logging.getLogger("ccr.security")
+
+# Per-IP limits count every attempt; per-account limits count failures only. Failures are
+# limited tightly per account and IP, and loosely per account from everywhere: one attacker
+# guessing a password locks out only themselves, a botnet is still capped.
+LOGIN_PER_IP = "20 per minute"
+LOGIN_FAILURES_PER_ACCOUNT_AND_IP = "5 per 15 minutes"
+LOGIN_FAILURES_PER_ACCOUNT = "50 per hour"
+PASSWORD_CHECKS_PER_USER = "5 per 15 minutes"
+CODE_REQUESTS_PER_EMAIL = "3 per 15 minutes"
+CODE_REQUESTS_PER_IP = "10 per 15 minutes"
+CODE_ENTRIES_PER_IP = "30 per 15 minutes"
+REGISTER_PER_IP = "10 per hour"
+GENERIC_CODE_SENT = "If an account uses that address, we have emailed it a 6-digit code."
+
+
+def _email_key(scope: str, field: str = "email"):
+    def key() -> str:
+        return f"{scope}:{(request.form.get(field) or '').strip().lower()[:254]}"
+
+    return key
+
+
+def _user_key(scope: str) -> str:
+    return f"{scope}:{getattr(current_user, 'id', None)}"
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _email_arg() -> dict:
+    email = (request.args.get("email") or "").strip()[:254]
+    return {"email": email} if email else {}
 
 
 @bp.get("/")
@@ -21,21 +75,40 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@limiter.limit(LOGIN_PER_IP, methods=["POST"])
+@limiter.limit(
+    LOGIN_FAILURES_PER_ACCOUNT_AND_IP,
+    key_func=lambda: f"{_email_key('login')()}:{request.remote_addr}",
+    methods=["POST"],
+    deduct_when=_failed,
+)
+@limiter.limit(
+    LOGIN_FAILURES_PER_ACCOUNT,
+    key_func=_email_key("login"),
+    methods=["POST"],
+    deduct_when=_failed,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for(home_endpoint(current_user.role)))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        user, why = accounts.check_login(form.email.data, form.password.data)
+        if why == "unverified":
+            flash(
+                "Your email address is not verified yet. Enter the code we emailed you, "
+                "or ask for a new one below.",
+                "warning",
+            )
+            return redirect(url_for("auth.verify_email", email=form.email.data.strip().lower()))
         if user is None:
-            log.warning("login failed ip=%s", request.remote_addr)
+            accounts.security_event("login_failed", accounts.find_user_by_email(form.email.data))
             flash("Those details did not work. Check them and try again.", "danger")
             return render_template("auth/login.html", form=form), 401
         session.clear()  # a fresh session at login: no fixation
         login_user(user, remember=bool(form.remember.data))
         session.permanent = True
-        log.info("login ok user=%s ip=%s", user.id, request.remote_addr)
+        accounts.security_event("login_ok", user)
         return redirect(url_for(home_endpoint(user.role)))
     return render_template("auth/login.html", form=form)
 
@@ -51,6 +124,226 @@ def logout():
     commit()
     logout_user()
     session.clear()
-    log.info("logout user=%s ip=%s", user.id, request.remote_addr)
+    accounts.security_event("logout", user)
     flash("You have been logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+# -- registration --------------------------------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(REGISTER_PER_IP, methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for(home_endpoint(current_user.role)))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            accounts.register_customer(
+                email=form.email.data,
+                first_name=form.first_name.data,
+                last_name=form.last_name.data,
+                password=form.password.data,
+            )
+        except ServiceError as exc:
+            flash(str(exc), "danger")
+            return render_template("auth/register.html", form=form), 400
+        flash(
+            "Check your inbox: we have emailed a 6-digit code to finish setting up your account.",
+            "info",
+        )
+        return redirect(url_for("auth.verify_email", email=form.email.data.strip().lower()))
+    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/verify-email", methods=["GET", "POST"])
+@limiter.limit(CODE_ENTRIES_PER_IP, methods=["POST"])
+def verify_email():
+    form = VerifyEmailForm(data=_email_arg() if request.method == "GET" else None)
+    resend = EmailOnlyForm(prefix="resend", data=_email_arg())
+    if form.validate_on_submit():
+        try:
+            accounts.verify_email(form.email.data, form.code.data)
+        except ServiceError as exc:
+            form.code.errors.append(str(exc))
+            return render_template("auth/verify_email.html", form=form, resend=resend), 400
+        flash("Your email address is verified. You can log in now.", "success")
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/verify_email.html", form=form, resend=resend), status
+
+
+@bp.post("/verify-email/resend")
+@limiter.limit(CODE_REQUESTS_PER_IP)
+@limiter.limit(CODE_REQUESTS_PER_EMAIL, key_func=_email_key("verify", "resend-email"))
+def resend_verification():
+    form = EmailOnlyForm(prefix="resend")
+    if form.validate_on_submit():
+        accounts.resend_verification(form.email.data)
+        flash(GENERIC_CODE_SENT, "info")
+        return redirect(url_for("auth.verify_email", email=form.email.data.strip().lower()))
+    flash("Enter a valid email address.", "danger")
+    return redirect(url_for("auth.verify_email"))
+
+
+# -- password reset --------------------------------------------------------------------------
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(CODE_REQUESTS_PER_IP, methods=["POST"])
+@limiter.limit(CODE_REQUESTS_PER_EMAIL, key_func=_email_key("reset"), methods=["POST"])
+def forgot_password():
+    form = EmailOnlyForm(data=_email_arg() if request.method == "GET" else None)
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.email.data)
+        flash(GENERIC_CODE_SENT, "info")
+        return redirect(url_for("auth.reset_password", email=form.email.data.strip().lower()))
+    status = 400 if form.errors else 200
+    return render_template("auth/forgot_password.html", form=form), status
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@limiter.limit(CODE_ENTRIES_PER_IP, methods=["POST"])
+def reset_password():
+    form = ResetPasswordForm(data=_email_arg() if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(form.email.data, form.code.data, form.password.data)
+        except ServiceError as exc:
+            form.code.errors.append(str(exc))
+            return render_template("auth/reset_password.html", form=form), 400
+        if current_user.is_authenticated:
+            logout_user()
+        session.clear()
+        flash("Your password has been changed. Log in with the new one.", "success")
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/reset_password.html", form=form), status
+
+
+# -- agent invitations -----------------------------------------------------------------------
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.limit(CODE_ENTRIES_PER_IP)
+def accept_invite(token: str):
+    user = accounts.invited_user(token)
+    if user is None:
+        return render_template("auth/invite_invalid.html"), 404
+    form = AcceptInviteForm()
+    if form.validate_on_submit():
+        try:
+            accounts.accept_invite(token, form.password.data)
+        except ServiceError as exc:
+            form.password.errors.append(str(exc))
+            return render_template("auth/accept_invite.html", form=form, user=user), 400
+        if current_user.is_authenticated:
+            logout_user()
+        session.clear()
+        flash("Your password is set. Log in to start.", "success")
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/accept_invite.html", form=form, user=user), status
+
+
+# -- profile ---------------------------------------------------------------------------------
+
+
+def _profile(status: int = 200, **forms):
+    user = current_user._get_current_object()
+    forms.setdefault("name_form", ProfileNameForm(prefix="name", obj=user))
+    forms.setdefault("password_form", ChangePasswordForm(prefix="pw"))
+    forms.setdefault(
+        "chat_form", ChatEmailsForm(prefix="chat", data={"chat_emails": user.notify_chat_email})
+    )
+    forms.setdefault("delete_form", DeleteAccountForm(prefix="del"))
+    return render_template("auth/profile.html", user=user, **forms), status
+
+
+@bp.get("/profile")
+@login_required
+def profile():
+    return _profile()
+
+
+@bp.post("/profile/name")
+@login_required
+def profile_name():
+    form = ProfileNameForm(prefix="name")
+    if not form.validate_on_submit():
+        return _profile(400, name_form=form)
+    user = current_user._get_current_object()
+    try:
+        accounts.update_name(user, form.first_name.data, form.last_name.data, actor=user)
+    except ServiceError as exc:
+        form.first_name.errors.append(str(exc))
+        return _profile(400, name_form=form)
+    flash("Your name has been saved.", "success")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.post("/profile/password")
+@login_required
+@limiter.limit(PASSWORD_CHECKS_PER_USER, key_func=lambda: _user_key("pw"))
+def profile_password():
+    form = ChangePasswordForm(prefix="pw")
+    if not form.validate_on_submit():
+        return _profile(400, password_form=form)
+    user = current_user._get_current_object()
+    try:
+        accounts.change_password(user, form.current.data, form.password.data, actor=user)
+    except ServiceError as exc:
+        form.current.errors.append(str(exc))
+        return _profile(400, password_form=form)
+    # Every other session ended; this one continues with the new session version.
+    remember = bool(request.cookies.get("remember_token"))
+    session.clear()
+    login_user(user, remember=remember)
+    session.permanent = True
+    flash("Your password has been changed. Other sessions were signed out.", "success")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.post("/profile/notifications")
+@login_required
+def profile_notifications():
+    form = ChatEmailsForm(prefix="chat")
+    if not form.validate_on_submit():
+        return _profile(400, chat_form=form)
+    user = current_user._get_current_object()
+    accounts.set_chat_emails(user, form.chat_emails.data, actor=user)
+    flash("Your email settings have been saved.", "success")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.get("/profile/data.json")
+@login_required
+def profile_export():
+    user = current_user._get_current_object()
+    body = json.dumps(accounts.export_data(user), indent=2, ensure_ascii=False)
+    accounts.security_event("data_exported", user)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="ccr-my-data.json"'},
+    )
+
+
+@bp.post("/profile/delete")
+@login_required
+@limiter.limit(PASSWORD_CHECKS_PER_USER, key_func=lambda: _user_key("del"))
+def profile_delete():
+    form = DeleteAccountForm(prefix="del")
+    if not form.validate_on_submit():
+        return _profile(400, delete_form=form)
+    user = current_user._get_current_object()
+    try:
+        accounts.delete_account(user, form.password.data, actor=user)
+    except ServiceError as exc:
+        form.password.errors.append(str(exc))
+        return _profile(400, delete_form=form)
+    logout_user()
+    session.clear()
+    flash("Your account has been deleted and your personal data erased.", "info")
     return redirect(url_for("auth.login"))
