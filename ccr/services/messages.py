@@ -3,12 +3,12 @@
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ccr import rooms
 from ccr.extensions import db
-from ccr.models import Message, Role, Ticket, TicketStatus, User, utcnow
+from ccr.models import Message, ReadMarker, Role, Ticket, TicketStatus, User, utcnow
 from ccr.notify import push
 from ccr.services import NotFound, ServiceError
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
@@ -117,3 +117,20 @@ def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
             Message.client_id == client_id,
         )
     )
+
+
+def mark_read(ticket: Ticket, user: User) -> None:
+    """Move the user's read marker to the newest message they can see. The caller commits."""
+    if not can_view_ticket(user, ticket):
+        raise NotFound("No such ticket.")
+    query = select(func.max(Message.id)).where(Message.ticket_id == ticket.id)
+    if not can_see_internal_notes(user, ticket):
+        query = query.where(Message.is_internal.is_(False))
+    newest = db.session.scalar(query) or 0
+    marker = db.session.get(ReadMarker, (user.id, ticket.id))
+    if marker is None:
+        db.session.add(
+            ReadMarker(user_id=user.id, ticket_id=ticket.id, last_read_message_id=newest)
+        )
+    elif marker.last_read_message_id < newest:
+        marker.last_read_message_id = newest
