@@ -290,8 +290,20 @@ def _email(user: User | None, ticket: Ticket, kind: str, *, headline: str) -> No
     )
 
 
+HEADLINES = {
+    "start": "Work has started",
+    "wait": "Waiting for the customer's reply",
+    "customer_replied": "The customer replied",
+    "resolve": "Resolved",
+    "close": "Closed",
+    "reopen": "Reopened",
+}
+
+
 def _notify_status(ticket: Ticket, actor: User, verb: str, old: TicketStatus) -> None:
-    headline = f"Status changed to {ticket.status.label.lower()}"
+    """The customer hears of every status change they did not make by replying; the agent
+    hears of changes the customer made and of every close and reopen."""
+    headline = HEADLINES.get(verb, f"Status changed to {ticket.status.label.lower()}")
     if verb != "customer_replied":
         _email(ticket.customer, ticket, "ticket_status", headline=headline)
     if ticket.assignee is not None and (actor.role == Role.CUSTOMER or verb in ("close", "reopen")):
