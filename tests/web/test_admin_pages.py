@@ -1,0 +1,76 @@
+"""Admin pages beyond the ticket list: the mail log with retry, and the strict-CSP script."""
+
+import re
+
+from sqlalchemy import select
+
+from ccr.extensions import db
+from ccr.models import OutboxEmail, OutboxStatus, Role
+from ccr.notify.email import dispatch_pending
+from ccr.services.tickets import open_ticket
+from ccr.services.uow import commit
+from tests.conftest import login
+
+
+def test_mail_log_shows_rows_and_retries_a_dead_one(app, client, make_user, mailbox):
+    admin = make_user(Role.ADMIN)
+    customer = make_user(Role.CUSTOMER, email="cus@example.com")
+    open_ticket(actor=customer, subject="S", description="D")
+    commit()
+    rows = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+    dead = next(r for r in rows if r.recipient == "cus@example.com")
+    dead.status = OutboxStatus.DEAD
+    dead.attempts = 8
+    dead.last_error = "SMTPServerDisconnected: gone away"
+    commit()
+    assert dispatch_pending() == 1  # the admin's notice goes; the dead row does not
+    mailbox.wait_for(1)
+    mailbox.clear()
+
+    login(client, admin)
+    page = client.get("/admin/mail?status=dead").data.decode()
+    assert "cus@example.com" in page and "gone away" in page
+    assert admin.email not in page  # the filter keeps only dead rows
+    assert f'action="/admin/mail/{dead.id}/retry"' in page
+    everything = client.get("/admin/mail").data.decode()
+    assert admin.email in everything and "sent" in everything
+    assert client.get("/admin/mail?status=bogus").status_code == 200
+
+    sent_row = next(r for r in rows if r.recipient == admin.email)
+    client.post(f"/admin/mail/{sent_row.id}/retry")  # only dead rows can be retried
+    client.post(f"/admin/mail/{dead.id}/retry")
+    db.session.expire_all()
+    assert db.session.get(OutboxEmail, sent_row.id).status == OutboxStatus.SENT
+    row = db.session.get(OutboxEmail, dead.id)
+    assert row.status == OutboxStatus.PENDING and row.attempts == 0
+    assert dispatch_pending() == 1
+    [msg] = mailbox.wait_for(1)
+    assert msg["To"] == "cus@example.com"
+    assert client.post("/admin/mail/999999/retry").status_code == 404
+
+
+def test_assign_script_carries_the_csp_nonce_and_no_inline_script(client, make_user):
+    login(client, make_user(Role.ADMIN))
+    customer = make_user(Role.CUSTOMER)
+    ticket = open_ticket(actor=customer, subject="S", description="D")
+    commit()
+    for url in ("/admin/", f"/admin/tickets/{ticket.id}"):
+        response = client.get(url)
+        nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])[1]
+        html = response.data.decode()
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        assert scripts, url
+        for attrs, body in scripts:
+            assert f'nonce="{nonce}"' in attrs and "src=" in attrs and body.strip() == ""
+        assert 'name="csrf-token"' in html
+        assert "style=" not in html
+
+
+def test_categories_need_a_sane_name(client, make_user):
+    login(client, make_user(Role.ADMIN))
+    client.post("/admin/categories", data={"name": "x" * 81})
+    client.post("/admin/categories", data={"name": "   "})
+    from ccr.models import Category
+
+    assert db.session.scalars(select(Category)).all() == []
+    assert client.post("/admin/categories/12345/rename", data={"name": "A"}).status_code == 404
