@@ -37,8 +37,9 @@ SORTS = {
         "Priority",
         (Ticket.priority_rank.desc(), Ticket.last_activity_at.desc(), Ticket.id.desc()),
     ),
-    "age": ("Oldest first", (Ticket.created_at.asc(), Ticket.id.asc())),
-    "newest": ("Newest first", (Ticket.created_at.desc(), Ticket.id.desc())),
+    # Ids grow with creation time, so age sorts ride the primary key.
+    "age": ("Oldest first", (Ticket.id.asc(),)),
+    "newest": ("Newest first", (Ticket.id.desc(),)),
 }
 DEFAULT_SORT = "activity"
 
