@@ -1,6 +1,9 @@
+import logging
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ccr.admin import bp
 from ccr.admin.forms import AssignForm, CategoryForm
@@ -30,6 +33,16 @@ from ccr.services.categories import (
 from ccr.services.tickets import assign_ticket, ticket_summary
 from ccr.services.uow import commit, rollback
 from ccr.views import apply_verb, load_ticket, paginate, render_ticket
+
+log = logging.getLogger("ccr.security")
+
+
+def _audit(action: str, **details) -> None:
+    """Admin actions go to the security log with who, from where and what (never secrets)."""
+    fields = " ".join(f"{k}={v}" for k, v in details.items())
+    log.info(
+        "admin action=%s user=%s ip=%s %s", action, current_user.id, request.remote_addr, fields
+    )
 
 
 @bp.get("/")
@@ -88,6 +101,7 @@ def assign(ticket_id: int):
                 raise ServiceError("Choose an active agent.")
             assign_ticket(ticket, agent, actor=current_user)
             commit()
+            _audit("assign", ticket=ticket.id, agent=agent.id)
         except ServiceError as exc:
             rollback()
             error = str(exc)
@@ -127,9 +141,14 @@ def _category_change(fn, *args) -> None:
     try:
         fn(*args, actor=current_user)
         commit()
+        target = args[0] if isinstance(args[0], Category) else None
+        _audit(fn.__name__, category=target.id if target else "new")
     except ServiceError as exc:
         rollback()
         flash(str(exc), "danger")
+    except IntegrityError:  # a concurrent admin took the name first
+        rollback()
+        flash("A category with that name already exists.", "danger")
     else:
         flash("Categories updated.", "success")
 
@@ -157,6 +176,10 @@ def category_rename(category_id: int):
     return redirect(url_for("admin.categories"))
 
 
+def toggle_retired(category: Category, *, actor: User) -> None:
+    retire_category(category, actor=actor, retired=not category.retired)
+
+
 @bp.post("/categories/<int:category_id>/retire")
 @role_required(Role.ADMIN)
 def category_retire(category_id: int):
@@ -164,9 +187,7 @@ def category_retire(category_id: int):
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; try again.", "danger")
     else:
-        _category_change(
-            lambda c, *, actor: retire_category(c, actor=actor, retired=not c.retired), category
-        )
+        _category_change(toggle_retired, category)
     return redirect(url_for("admin.categories"))
 
 
@@ -205,6 +226,7 @@ def mail_retry(email_id: int):
     else:
         retry_dead(row)
         commit()
+        _audit("mail_retry", email=row.id)
         flash("The email is queued again.", "success")
     return redirect(url_for("admin.mail_log", status="dead"))
 

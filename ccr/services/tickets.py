@@ -104,7 +104,7 @@ def open_ticket(
     """A customer raises a ticket; the customer and the admins are emailed."""
     if actor.role != Role.CUSTOMER or not actor.is_active:
         raise Forbidden("Only customers raise tickets.")
-    subject = (subject or "").strip()
+    subject = " ".join((subject or "").split())  # one line: it travels in email subjects
     description = (description or "").replace("\r\n", "\n").strip()
     if not subject or len(subject) > SUBJECT_MAX:
         raise ServiceError(f"The subject must be 1 to {SUBJECT_MAX} characters.")
@@ -215,6 +215,15 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
         ticket, actor, verb if verb in ("reopen", "close") else "status", old.value, new.value
     )
     _notify_status(ticket, actor, verb, old)
+
+
+def close_ticket(ticket: Ticket, *, actor: User) -> None:
+    change_status(ticket, "close", actor=actor)
+
+
+def reopen_ticket(ticket: Ticket, *, actor: User) -> None:
+    """Back to the assigned agent, or to the open pool when that agent is gone."""
+    change_status(ticket, "reopen", actor=actor)
 
 
 def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User) -> None:

@@ -74,3 +74,37 @@ def test_categories_need_a_sane_name(client, make_user):
 
     assert db.session.scalars(select(Category)).all() == []
     assert client.post("/admin/categories/12345/rename", data={"name": "A"}).status_code == 404
+
+
+def test_admin_actions_are_in_the_security_log(client, make_user, caplog):
+    admin = make_user(Role.ADMIN)
+    agent = make_user(Role.AGENT)
+    ticket = open_ticket(actor=make_user(Role.CUSTOMER), subject="S", description="D")
+    commit()
+    login(client, admin)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ccr.security"):
+        client.post(f"/admin/tickets/{ticket.id}/assign", data={"agent_id": str(agent.id)})
+        client.post("/admin/categories", data={"name": "Billing"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "ccr.security"]
+    assert any(
+        "action=assign" in m and f"user={admin.id}" in m and f"ticket={ticket.id}" in m
+        for m in lines
+    ), lines
+    assert any("action=create_category" in m for m in lines), lines
+
+
+def test_a_subject_is_one_line_so_it_cannot_break_an_email_header(client, make_user, mailbox):
+    customer = make_user(Role.CUSTOMER)
+    login(client, customer)
+    client.post(
+        "/customer/tickets/new",
+        data={"subject": "Help\r\nBcc: victim@example.com", "description": "d", "priority": "low"},
+    )
+    from ccr.models import Ticket
+
+    ticket = db.session.scalars(select(Ticket)).one()
+    assert ticket.subject == "Help Bcc: victim@example.com"
+    dispatch_pending()
+    [msg] = mailbox.wait_for(1)
+    assert msg["Bcc"] is None and "\n" not in msg["Subject"]
