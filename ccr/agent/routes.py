@@ -5,7 +5,7 @@ from ccr.agent import bp
 from ccr.auth.guards import role_required
 from ccr.models import Role, TicketStatus
 from ccr.services import queries
-from ccr.services.messages import mark_read
+from ccr.services.messages import mark_ticket_read
 from ccr.services.uow import commit
 from ccr.views import apply_verb, load_ticket, paginate, render_ticket
 
@@ -30,7 +30,7 @@ def dashboard():
 @role_required(Role.AGENT)
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
-    mark_read(ticket, current_user)
+    mark_ticket_read(ticket, current_user)
     commit()
     return render_ticket(
         ticket,

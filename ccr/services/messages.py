@@ -119,7 +119,7 @@ def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
     )
 
 
-def mark_read(ticket: Ticket, user: User) -> None:
+def mark_ticket_read(ticket: Ticket, user: User) -> None:
     """Move the user's read marker to the newest message they can see. The caller commits."""
     if not can_view_ticket(user, ticket):
         raise NotFound("No such ticket.")
