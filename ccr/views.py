@@ -2,15 +2,18 @@
 
 from dataclasses import dataclass
 
-from flask import abort, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select, select
 
+from ccr.auth.guards import ticket_endpoint
 from ccr.extensions import db
-from ccr.models import Message, TicketEvent
-from ccr.services import NotFound
+from ccr.forms import TicketActionForm
+from ccr.models import Message, Ticket, TicketEvent
+from ccr.services import NotFound, ServiceError
 from ccr.services.messages import messages_after
-from ccr.services.tickets import allowed_verbs, get_ticket_for
+from ccr.services.tickets import TRANSITIONS, allowed_verbs, change_status, get_ticket_for
+from ccr.services.uow import commit, rollback
 
 PER_PAGE = 25
 
@@ -38,12 +41,20 @@ def paginate(query: Select, per_page: int = PER_PAGE) -> Page:
     return Page(rows[:per_page], number, len(rows) > per_page)
 
 
-def ticket_page(ticket_id: int, template: str, **extra):
-    """Render a role's ticket page: 404 unless the current user may see the ticket."""
+def load_ticket(ticket_id: int) -> Ticket:
+    """The ticket if the current user may see it; 404 otherwise."""
     try:
-        ticket = get_ticket_for(ticket_id, current_user)
+        return get_ticket_for(ticket_id, current_user)
     except NotFound:
         abort(404)
+
+
+def ticket_page(ticket_id: int, template: str, **extra):
+    """Render a role's ticket page: 404 unless the current user may see the ticket."""
+    return render_ticket(load_ticket(ticket_id), template, **extra)
+
+
+def render_ticket(ticket: Ticket, template: str, **extra):
     events = db.session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
     ).all()
@@ -55,5 +66,32 @@ def ticket_page(ticket_id: int, template: str, **extra):
         messages=messages,
         verbs=allowed_verbs(ticket, current_user),
         live_script="chat.js",
+        action_form=TicketActionForm(),
+        verb_labels={verb: t.label for verb, t in TRANSITIONS.items()},
         **extra,
     )
+
+
+def ticket_url(ticket_id: int) -> str:
+    return url_for(ticket_endpoint(current_user.role), ticket_id=ticket_id)
+
+
+def apply_verb(ticket_id: int):
+    """POST handler shared by the roles: apply a status verb, flash the outcome, go back."""
+    ticket = load_ticket(ticket_id)
+    form = TicketActionForm()
+    if not form.validate_on_submit():
+        flash("Choose an action from the ticket page.", "danger")
+        return redirect(ticket_url(ticket.id))
+    try:
+        change_status(ticket, form.verb.data, actor=current_user)
+        commit()
+    except NotFound:
+        rollback()
+        abort(404)
+    except ServiceError as exc:
+        rollback()
+        flash(str(exc), "danger")
+    else:
+        flash(f"{ticket.reference} is now {ticket.status.label.lower()}.", "success")
+    return redirect(ticket_url(ticket_id))

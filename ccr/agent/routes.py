@@ -1,25 +1,46 @@
-from flask import render_template
+from flask import render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from ccr.agent import bp
 from ccr.auth.guards import role_required
-from ccr.models import Role, Ticket
-from ccr.views import paginate, ticket_page
+from ccr.models import Role, TicketStatus
+from ccr.services import queries
+from ccr.services.messages import mark_read
+from ccr.services.uow import commit
+from ccr.views import apply_verb, load_ticket, paginate, render_ticket
 
 
 @bp.get("/")
 @role_required(Role.AGENT)
 def dashboard():
-    query = (
-        select(Ticket)
-        .where(Ticket.assignee_id == current_user.id)
-        .order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+    args = queries.parse_args(request.args)
+    page = paginate(queries.agent_queue(current_user, args))
+    return render_template(
+        "agent/dashboard.html",
+        page=page,
+        args=args,
+        sorts=queries.SORTS,
+        statuses=list(TicketStatus),
+        counts=queries.agent_status_counts(current_user),
+        unread=queries.unread_counts(current_user, [t.id for t in page.items]),
+        live_script="live-list.js",
     )
-    return render_template("agent/dashboard.html", page=paginate(query), live_script="live-list.js")
 
 
 @bp.get("/tickets/<int:ticket_id>")
 @role_required(Role.AGENT)
 def ticket(ticket_id: int):
-    return ticket_page(ticket_id, "agent/ticket.html")
+    ticket = load_ticket(ticket_id)
+    mark_read(ticket, current_user)
+    commit()
+    return render_ticket(
+        ticket,
+        "agent/ticket.html",
+        other_tickets=queries.customer_other_tickets(ticket, current_user),
+    )
+
+
+@bp.post("/tickets/<int:ticket_id>/status")
+@role_required(Role.AGENT)
+def ticket_status(ticket_id: int):
+    return apply_verb(ticket_id)

@@ -14,6 +14,7 @@ from ccr.models import Role, Ticket, User
 from ccr.services import ServiceError
 from ccr.services.messages import mark_read, message_payload, messages_after, post_message
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
+from ccr.services.uow import commit
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,9 @@ def on_typing(user: User, data: dict):
 @authorised("mark_read")
 def on_mark_read(user: User, data: dict):
     ticket = _ticket(user, data)
-    return {"ok": True, "message_id": mark_read(ticket, user, _int(data.get("message_id")))}
+    marker = mark_read(ticket, user, _int(data.get("message_id")))
+    commit()
+    return {"ok": True, "message_id": marker}
 
 
 def _int(value) -> int:

@@ -1,27 +1,100 @@
-from flask import render_template
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ccr.auth.guards import role_required
 from ccr.customer import bp
-from ccr.models import Role, Ticket
-from ccr.views import paginate, ticket_page
+from ccr.customer.forms import TicketOpenForm, TicketRateForm
+from ccr.forms import TicketActionForm
+from ccr.models import Role, TicketStatus
+from ccr.services import NotFound, ServiceError, queries
+from ccr.services.categories import active_categories
+from ccr.services.tickets import open_ticket, rate_ticket
+from ccr.services.uow import commit, rollback
+from ccr.views import apply_verb, load_ticket, paginate, render_ticket
 
 
 @bp.get("/")
 @role_required(Role.CUSTOMER)
 def dashboard():
-    query = (
-        select(Ticket)
-        .where(Ticket.customer_id == current_user.id)
-        .order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
-    )
+    args = queries.parse_args(request.args)
     return render_template(
-        "customer/dashboard.html", page=paginate(query), live_script="live-list.js"
+        "customer/dashboard.html",
+        page=paginate(queries.customer_tickets(current_user, args)),
+        args=args,
+        tabs=queries.CUSTOMER_TABS,
+        counts=queries.customer_tab_counts(current_user),
+        live_script="live-list.js",
     )
+
+
+@bp.route("/tickets/new", methods=["GET", "POST"])
+@role_required(Role.CUSTOMER)
+def new_ticket():
+    form = TicketOpenForm()
+    form.set_categories(active_categories())
+    if form.validate_on_submit():
+        try:
+            # Only the form's own fields reach the service: posted status, assignee_id or
+            # customer_id are never read.
+            ticket = open_ticket(
+                actor=current_user,
+                subject=form.subject.data,
+                description=form.description.data,
+                priority=form.priority.data,
+                category_id=form.category_id,
+            )
+            commit()
+        except ServiceError as exc:
+            rollback()
+            flash(str(exc), "danger")
+        else:
+            flash(f"Ticket {ticket.reference} was created. We have emailed you a copy.", "success")
+            return redirect(url_for("customer.ticket", ticket_id=ticket.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("customer/new_ticket.html", form=form), status
 
 
 @bp.get("/tickets/<int:ticket_id>")
 @role_required(Role.CUSTOMER)
 def ticket(ticket_id: int):
-    return ticket_page(ticket_id, "customer/ticket.html")
+    ticket = load_ticket(ticket_id)
+    return render_ticket(ticket, "customer/ticket.html", rate_form=TicketRateForm())
+
+
+@bp.get("/tickets/<int:ticket_id>/close")
+@role_required(Role.CUSTOMER)
+def close_confirm(ticket_id: int):
+    ticket = load_ticket(ticket_id)
+    if ticket.status == TicketStatus.CLOSED:
+        return redirect(url_for("customer.ticket", ticket_id=ticket.id))
+    return render_template(
+        "customer/close_confirm.html", ticket=ticket, action_form=TicketActionForm()
+    )
+
+
+@bp.post("/tickets/<int:ticket_id>/status")
+@role_required(Role.CUSTOMER)
+def ticket_status(ticket_id: int):
+    return apply_verb(ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/rating")
+@role_required(Role.CUSTOMER)
+def rate(ticket_id: int):
+    ticket = load_ticket(ticket_id)
+    form = TicketRateForm()
+    page = url_for("customer.ticket", ticket_id=ticket.id)
+    if not form.validate_on_submit():
+        flash("Choose a rating from 1 to 5.", "danger")
+        return redirect(page)
+    try:
+        rate_ticket(ticket, int(form.rating.data), form.comment.data, actor=current_user)
+        commit()
+    except ServiceError as exc:
+        rollback()
+        if isinstance(exc, NotFound):
+            abort(404)
+        flash(str(exc), "danger")
+    else:
+        flash("Thank you for rating this ticket.", "success")
+    return redirect(page)

@@ -63,6 +63,8 @@ class Ticket(db.Model):
         Index("ix_tickets_activity", "last_activity_at"),
         Index("ix_tickets_category_activity", "category_id", "last_activity_at"),
         Index("ix_tickets_priority_activity", "priority", "last_activity_at"),
+        # "Most urgent first" over all tickets (admin list sorted by priority).
+        Index("ix_tickets_priority_rank_activity", "priority_rank", "last_activity_at"),
         Index("ix_tickets_resolved_at", "resolved_at"),
     )
 

@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ccr import rooms
@@ -77,6 +77,7 @@ def post_message(
         created_at=now,
     )
     db.session.add(message)
+    internal_or_announced = internal
     if not internal:
         ticket.last_activity_at = now
         if author.role != Role.CUSTOMER and ticket.first_response_at is None:
@@ -84,10 +85,12 @@ def post_message(
         if author.role == Role.CUSTOMER and ticket.status == TicketStatus.WAITING_ON_CUSTOMER:
             from ccr.services.tickets import change_status
 
+            # The agent's "the customer replied" email already covers this message.
             change_status(ticket, "customer_replied", actor=author)
+            internal_or_announced = True
     try:
         db.session.flush()
-        if not internal:
+        if not internal_or_announced:
             _queue_chat_email(ticket, author, now)
         payload = message_payload(message)
         room = rooms.ticket_staff(ticket.id) if internal else rooms.ticket(ticket.id)
@@ -124,19 +127,20 @@ def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
     )
 
 
-def mark_read(ticket: Ticket, reader: User, message_id: int) -> int:
-    """Move the reader's marker forward to message_id (never back); returns the marker."""
+def mark_read(ticket: Ticket, reader: User, message_id: int | None = None) -> int:
+    """Move the reader's marker forward (never back) to message_id, or to the newest message
+    they may see; the other side is told after the commit. Returns the marker. The caller
+    commits."""
     if not can_view_ticket(reader, ticket):
         raise NotFound("No such ticket.")
-    newest = db.session.scalar(
-        select(Message.id)
-        .where(Message.ticket_id == ticket.id, Message.id <= max(int(message_id), 0))
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
+    query = select(func.max(Message.id)).where(Message.ticket_id == ticket.id)
+    if not can_see_internal_notes(reader, ticket):
+        query = query.where(Message.is_internal.is_(False))
+    if message_id is not None:
+        query = query.where(Message.id <= max(int(message_id), 0))
+    newest = db.session.scalar(query)
     marker = _marker(reader.id, ticket.id)
     if newest is None or newest <= marker.last_read_message_id:
-        db.session.rollback()
         return marker.last_read_message_id
     marker.last_read_message_id = newest
     on_commit(
@@ -145,7 +149,6 @@ def mark_read(ticket: Ticket, reader: User, message_id: int) -> int:
         {"ticket_id": ticket.id, "user_id": reader.id, "message_id": newest},
         rooms.ticket(ticket.id),
     )
-    commit()
     return newest
 
 

@@ -104,7 +104,7 @@ def open_ticket(
     """A customer raises a ticket; the customer and the admins are emailed."""
     if actor.role != Role.CUSTOMER or not actor.is_active:
         raise Forbidden("Only customers raise tickets.")
-    subject = (subject or "").strip()
+    subject = " ".join((subject or "").split())  # one line: it travels in email subjects
     description = (description or "").replace("\r\n", "\n").strip()
     if not subject or len(subject) > SUBJECT_MAX:
         raise ServiceError(f"The subject must be 1 to {SUBJECT_MAX} characters.")
@@ -137,7 +137,7 @@ def open_ticket(
     _email(actor, ticket, "ticket_created", headline="We received your request")
     for admin in _active_staff(Role.ADMIN):
         _email(admin, ticket, "ticket_new_admin", headline="A new ticket was raised")
-    on_commit(push.emit, "ticket_created", _summary(ticket), rooms.admins())
+    on_commit(push.emit, "ticket_created", ticket_summary(ticket), rooms.admins())
     return ticket
 
 
@@ -169,7 +169,7 @@ def assign_ticket(ticket: Ticket, agent: User, *, actor: User) -> None:
         record_event(ticket, actor, "status", old_status.value, ticket.status.value)
     _email(agent, ticket, "ticket_assigned_agent", headline="A ticket was assigned to you")
     _email(ticket.customer, ticket, "ticket_assigned_customer", headline="Your ticket has an agent")
-    data = _summary(ticket)
+    data = ticket_summary(ticket)
     on_commit(push.emit, "ticket_assigned", data, rooms.user(agent.id))
     on_commit(push.emit, "ticket_updated", data, rooms.ticket(ticket.id))
     on_commit(push.emit, "ticket_updated", data, rooms.admins())
@@ -195,9 +195,11 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
     old = ticket.status
     if verb == "reopen":
         agent = ticket.assignee
-        new = S.ASSIGNED if agent is not None and agent.is_active else S.OPEN
+        still_staff = agent is not None and agent.is_active and agent.role in STAFF
+        new = S.ASSIGNED if still_staff else S.OPEN
         if new == S.OPEN:
             ticket.assignee_id = None
+            ticket.assignee = None
         ticket.closed_at = None
         ticket.resolved_at = None
     else:
@@ -209,8 +211,19 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
     if new == S.CLOSED:
         ticket.closed_at = now
     _touch(ticket, now)
-    record_event(ticket, actor, verb if verb in ("reopen", "close") else "status", old.value, new)
+    record_event(
+        ticket, actor, verb if verb in ("reopen", "close") else "status", old.value, new.value
+    )
     _notify_status(ticket, actor, verb, old)
+
+
+def close_ticket(ticket: Ticket, *, actor: User) -> None:
+    change_status(ticket, "close", actor=actor)
+
+
+def reopen_ticket(ticket: Ticket, *, actor: User) -> None:
+    """Back to the assigned agent, or to the open pool when that agent is gone."""
+    change_status(ticket, "reopen", actor=actor)
 
 
 def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User) -> None:
@@ -228,7 +241,7 @@ def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User
     record_event(ticket, actor, "rated", old, str(rating))
     if ticket.assignee is not None:
         _email(ticket.assignee, ticket, "ticket_rated", headline=f"Rated {rating} of 5")
-    on_commit(push.emit, "ticket_updated", _summary(ticket), rooms.ticket(ticket.id))
+    on_commit(push.emit, "ticket_updated", ticket_summary(ticket), rooms.ticket(ticket.id))
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -248,7 +261,7 @@ def _active_staff(role: Role) -> list[User]:
     )
 
 
-def _summary(ticket: Ticket) -> dict:
+def ticket_summary(ticket: Ticket) -> dict:
     return {
         "id": ticket.id,
         "reference": ticket.reference,
@@ -286,13 +299,25 @@ def _email(user: User | None, ticket: Ticket, kind: str, *, headline: str) -> No
     )
 
 
+HEADLINES = {
+    "start": "Work has started",
+    "wait": "Waiting for the customer's reply",
+    "customer_replied": "The customer replied",
+    "resolve": "Resolved",
+    "close": "Closed",
+    "reopen": "Reopened",
+}
+
+
 def _notify_status(ticket: Ticket, actor: User, verb: str, old: TicketStatus) -> None:
-    headline = f"Status changed to {ticket.status.label.lower()}"
+    """The customer hears of every status change they did not make by replying; the agent
+    hears of changes the customer made and of every close and reopen."""
+    headline = HEADLINES.get(verb, f"Status changed to {ticket.status.label.lower()}")
     if verb != "customer_replied":
         _email(ticket.customer, ticket, "ticket_status", headline=headline)
     if ticket.assignee is not None and (actor.role == Role.CUSTOMER or verb in ("close", "reopen")):
         _email(ticket.assignee, ticket, "ticket_status", headline=headline)
-    data = _summary(ticket)
+    data = ticket_summary(ticket)
     on_commit(push.emit, "ticket_updated", data, rooms.ticket(ticket.id))
     on_commit(push.emit, "ticket_updated", data, rooms.admins())
     if ticket.assignee_id:

@@ -1,0 +1,260 @@
+"""Read-only list queries for the dashboards. Filters and sort keys come from allowlists;
+values are always bound parameters. Each list leads with an indexed column."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, func, or_, select
+
+from ccr.extensions import db
+from ccr.models import (
+    Category,
+    Message,
+    Priority,
+    ReadMarker,
+    Role,
+    Ticket,
+    TicketStatus,
+    User,
+    utcnow,
+)
+
+S = TicketStatus
+SEARCH_MAX = 200
+
+# Customer tabs: label and the statuses each covers.
+CUSTOMER_TABS: dict[str, tuple[str, tuple[TicketStatus, ...]]] = {
+    "open": ("Open", (S.OPEN, S.ASSIGNED)),
+    "in_progress": ("In progress", (S.IN_PROGRESS,)),
+    "waiting": ("Waiting on me", (S.WAITING_ON_CUSTOMER,)),
+    "resolved": ("Resolved", (S.RESOLVED,)),
+    "closed": ("Closed", (S.CLOSED,)),
+}
+
+SORTS = {
+    "activity": ("Last activity", (Ticket.last_activity_at.desc(), Ticket.id.desc())),
+    "priority": (
+        "Priority",
+        (Ticket.priority_rank.desc(), Ticket.last_activity_at.desc(), Ticket.id.desc()),
+    ),
+    # Ids grow with creation time, so age sorts ride the primary key.
+    "age": ("Oldest first", (Ticket.id.asc(),)),
+    "newest": ("Newest first", (Ticket.id.desc(),)),
+}
+DEFAULT_SORT = "activity"
+
+
+def _choice(value: str | None, allowed, default=None):
+    """The value if it is in the allowlist, otherwise the default (unknown input is ignored)."""
+    return value if value in allowed else default
+
+
+def _status(value: str | None) -> TicketStatus | None:
+    return TicketStatus(value) if value in {s.value for s in TicketStatus} else None
+
+
+def _search(query: Select, text: str | None) -> Select:
+    text = " ".join((text or "").split())[:SEARCH_MAX]
+    if not text:
+        return query
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return query.where(
+        or_(
+            Ticket.subject.ilike(pattern, escape="\\"),
+            Ticket.description.ilike(pattern, escape="\\"),
+        )
+    )
+
+
+def _sorted(query: Select, sort: str) -> Select:
+    return query.order_by(*SORTS[sort][1])
+
+
+@dataclass
+class ListArgs:
+    """Cleaned list parameters: anything outside the allowlists has been dropped."""
+
+    status: TicketStatus | None = None
+    tab: str | None = None
+    sort: str = DEFAULT_SORT
+    q: str = ""
+    priority: Priority | None = None
+    category_id: int | None = None
+    agent_id: int | None = None
+    unassigned: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def params(self, **override) -> dict:
+        """Query-string values for links (pagination, tabs, sorting)."""
+        out = {
+            "status": self.status.value if self.status else None,
+            "tab": self.tab,
+            "sort": self.sort if self.sort != DEFAULT_SORT else None,
+            "q": self.q or None,
+            "priority": self.priority.value if self.priority else None,
+            "category": self.category_id,
+            "agent": self.agent_id,
+            "unassigned": "1" if self.unassigned else None,
+        }
+        out.update(override)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 12 else None
+
+
+def parse_args(args) -> ListArgs:
+    priority = args.get("priority")
+    return ListArgs(
+        status=_status(args.get("status")),
+        tab=_choice(args.get("tab"), CUSTOMER_TABS),
+        sort=_choice(args.get("sort"), SORTS, DEFAULT_SORT),
+        q=" ".join((args.get("q") or "").split())[:SEARCH_MAX],
+        priority=Priority(priority) if priority in {p.value for p in Priority} else None,
+        category_id=_int(args.get("category")),
+        agent_id=_int(args.get("agent")),
+        unassigned=args.get("unassigned") == "1",
+    )
+
+
+# -- customer -------------------------------------------------------------------------------
+
+
+def customer_tickets(user: User, a: ListArgs) -> Select:
+    query = select(Ticket).where(Ticket.customer_id == user.id)
+    if a.tab:
+        query = query.where(Ticket.status.in_(CUSTOMER_TABS[a.tab][1]))
+    query = _search(query, a.q)
+    return query.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+
+
+def customer_tab_counts(user: User) -> dict[str, int]:
+    by_status = _status_counts(Ticket.customer_id == user.id)
+    return {
+        tab: sum(by_status.get(s, 0) for s in statuses)
+        for tab, (_label, statuses) in CUSTOMER_TABS.items()
+    }
+
+
+def _status_counts(*where) -> dict[TicketStatus, int]:
+    rows = db.session.execute(
+        select(Ticket.status, func.count()).where(*where).group_by(Ticket.status)
+    )
+    return {TicketStatus(s): n for s, n in rows}
+
+
+# -- agent ----------------------------------------------------------------------------------
+
+
+def agent_queue(user: User, a: ListArgs) -> Select:
+    query = select(Ticket).where(Ticket.assignee_id == user.id)
+    if a.status:
+        query = query.where(Ticket.status == a.status)
+    query = _search(query, a.q)
+    return _sorted(query, a.sort)
+
+
+def agent_status_counts(user: User) -> dict[TicketStatus, int]:
+    return _status_counts(Ticket.assignee_id == user.id)
+
+
+def unread_counts(user: User, ticket_ids: list[int]) -> dict[int, int]:
+    """Visible messages by others after the user's read marker, per ticket (one query)."""
+    if not ticket_ids:
+        return {}
+    marker = (
+        select(ReadMarker.last_read_message_id)
+        .where(ReadMarker.user_id == user.id, ReadMarker.ticket_id == Message.ticket_id)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Message.ticket_id, func.count())
+        .where(
+            Message.ticket_id.in_(ticket_ids),
+            Message.author_id != user.id,
+            Message.id > func.coalesce(marker, 0),
+        )
+        .group_by(Message.ticket_id)
+    )
+    return dict(rows.all())
+
+
+def customer_other_tickets(ticket: Ticket, viewer: User, limit: int = 10) -> list[Ticket]:
+    """The customer's other tickets that the viewer may see (an agent: only assigned ones)."""
+    query = select(Ticket).where(Ticket.customer_id == ticket.customer_id, Ticket.id != ticket.id)
+    if viewer.role != Role.ADMIN:
+        query = query.where(Ticket.assignee_id == viewer.id)
+    query = query.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+# -- admin ----------------------------------------------------------------------------------
+
+
+def admin_tickets(a: ListArgs) -> Select:
+    query = select(Ticket)
+    if a.status:
+        query = query.where(Ticket.status == a.status)
+    if a.priority:
+        query = query.where(Ticket.priority == a.priority)
+    if a.category_id:
+        query = query.where(Ticket.category_id == a.category_id)
+    if a.unassigned:
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif a.agent_id:
+        query = query.where(Ticket.assignee_id == a.agent_id)
+    query = _search(query, a.q)
+    return _sorted(query, a.sort)
+
+
+@dataclass
+class AdminCounts:
+    open: int
+    unassigned: int
+    resolved_today: int
+    per_agent: list[tuple[User, int]]
+
+
+def admin_counts(now: datetime | None = None) -> AdminCounts:
+    """The small counts at the top of the admin list (grouped, index-backed queries)."""
+    now = now or utcnow()
+    live = (S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER)
+    by_status = _status_counts()
+    unassigned = db.session.scalar(
+        select(func.count()).where(Ticket.assignee_id.is_(None), Ticket.status.in_(live))
+    )
+    midnight = datetime(now.year, now.month, now.day)
+    resolved_today = db.session.scalar(
+        select(func.count()).where(
+            and_(Ticket.resolved_at >= midnight, Ticket.resolved_at < midnight + timedelta(days=1))
+        )
+    )
+    per_agent_rows = db.session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(live))
+        .group_by(Ticket.assignee_id)
+    ).all()
+    agents = {u.id: u for u in active_agents()}
+    per_agent = [(agents[i], n) for i, n in per_agent_rows if i in agents]
+    per_agent.sort(key=lambda p: p[0].full_name)
+    return AdminCounts(
+        open=sum(by_status.get(s, 0) for s in live),
+        unassigned=unassigned or 0,
+        resolved_today=resolved_today or 0,
+        per_agent=per_agent,
+    )
+
+
+def active_agents() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role == Role.AGENT, User.active.is_(True), User.deleted_at.is_(None))
+            .order_by(User.first_name, User.last_name, User.id)
+        )
+    )
+
+
+def categories_by_id() -> dict[int, Category]:
+    return {c.id: c for c in db.session.scalars(select(Category))}
