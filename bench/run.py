@@ -145,7 +145,7 @@ class Server:
                 "--error-logfile", str(self.error_log),
                 app,
             ],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.error_log.open("ab"),
             start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -169,6 +169,20 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the worker so far (a noise-resistant cost measure)."""
+        fields = Path(f"/proc/{self.worker_pid()}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until the worker has drained its backlog (under 5% CPU for a second)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(1.0)
+            if self.cpu_seconds() - before < 0.05:
+                return
 
     def access_times_ms(self) -> dict[str, list[float]]:
         times: dict[str, list[float]] = {}
@@ -407,16 +421,29 @@ async def idle_phase(base_url: str, cookies: list[str], server: Server) -> dict:
     }
 
 
+def next_rate(rate: int) -> int:
+    for step in (50, 100, 200, 400, 600, 800, 1000, 1200, 1600, 2000, 2400, 3000):
+        if step > rate:
+            return step
+    return rate * 2
+
+
 def throughput(bench: Bench, server: Server, database_url: str, convs, cookies) -> dict:
     steps = []
     best = 0
-    rate = 200
+    rate = 50
     while rate <= 3000:
         for attempt in (1, 2):  # one retry: a noisy neighbour should not end the ramp
             tag = f"tp{rate}a{attempt}"
-            r = asyncio.run(
-                chat_phase(server.url, convs, cookies, STEP_SECONDS, rate / len(convs), tag)
-            )
+            server.wait_idle()
+            try:
+                r = asyncio.run(
+                    chat_phase(server.url, convs, cookies, STEP_SECONDS, rate / len(convs), tag)
+                )
+            except Exception as exc:  # e.g. the server is too backlogged to accept sockets
+                log(f"throughput step {rate}/s could not run: {exc!r}")
+                ok = False
+                continue
             persisted = count_messages(database_url, tag + "-")
             ack_p99 = pct(r["acks"], 99)
             achieved = r["sent"] / r["send_seconds"]
@@ -447,7 +474,7 @@ def throughput(bench: Bench, server: Server, database_url: str, convs, cookies) 
         if not ok:
             break
         best = rate
-        rate += 200 if rate < 1000 else 400
+        rate = next_rate(rate)
     return {"best": best, "steps": steps}
 
 
@@ -579,8 +606,14 @@ def run_database_metrics(bench: Bench, url_small: str, url_big: str, scale: int,
 def chat_metrics(bench: Bench, server: Server, url: str, m: dict, suffix: str) -> None:
     convs = conversations(url, CONVERSATIONS)
     cookies = {u: bench.cookie(u) for _t, c, a in convs for u in (c, a)}
+    server.wait_idle()
+    cpu0 = server.cpu_seconds()
     r = asyncio.run(chat_phase(server.url, convs, cookies, CHAT_SECONDS, 1.0, "rtt"))
-    log(f"chat: sent {r['sent']}, lost {r['lost']}, failures {len(r['failures'])}")
+    server.wait_idle()
+    cpu_ms = (server.cpu_seconds() - cpu0) * 1000 / max(r["sent"], 1)
+    log(f"chat: sent {r['sent']}, lost {r['lost']}, failures {len(r['failures'])}, "
+        f"worker CPU {cpu_ms:.1f} ms per message (incl. connects)")  # fmt: skip
+    m["chat_server_cpu_ms_per_msg" + suffix] = {"value": round(cpu_ms, 2), "unit": "ms"}
     m["chat_rtt_p50_ms" + suffix] = {"value": round(pct(r["rtts"], 50), 2), "unit": "ms"}
     m["chat_rtt_p99_ms" + suffix] = {
         "value": round(pct(r["rtts"], 99), 2), "unit": "ms",
@@ -595,8 +628,12 @@ def chat_metrics(bench: Bench, server: Server, url: str, m: dict, suffix: str) -
 def echo_metrics(bench: Bench, m: dict) -> None:
     convs = [(i + 1, 2 * i, 2 * i + 1) for i in range(CONVERSATIONS)]
     with serving(bench, "bench.echo_app:app", bench.env("sqlite://"), "echo") as server:
+        cpu0 = server.cpu_seconds()
         r = asyncio.run(chat_phase(server.url, convs, None, CHAT_SECONDS, 1.0, "echo"))
-    log(f"echo: sent {r['sent']}, lost {r['lost']}")
+        server.wait_idle()
+        cpu_ms = (server.cpu_seconds() - cpu0) * 1000 / max(r["sent"], 1)
+    log(f"echo: sent {r['sent']}, lost {r['lost']}, worker CPU {cpu_ms:.2f} ms per message")
+    m["echo_server_cpu_ms_per_msg"] = {"value": round(cpu_ms, 2), "unit": "ms"}
     m["echo_rtt_p50_ms"] = {"value": round(pct(r["rtts"], 50), 2), "unit": "ms"}
     m["echo_rtt_p99_ms"] = {"value": round(pct(r["rtts"], 99), 2), "unit": "ms"}
 
@@ -624,6 +661,8 @@ def finish(m: dict, scale: int) -> dict:
         echo50, echo99 = m["echo_rtt_p50_ms"]["value"], m["echo_rtt_p99_ms"]["value"]
         m["chat_rtt_p50_ms"]["baseline"] = echo50
         m["chat_rtt_p99_ms"]["baseline"] = echo99
+        if "echo_server_cpu_ms_per_msg" in m and "chat_server_cpu_ms_per_msg" in m:
+            m["chat_server_cpu_ms_per_msg"]["baseline"] = m["echo_server_cpu_ms_per_msg"]["value"]
         m["chat_overhead_ratio_p50"] = {
             "value": round(m["chat_rtt_p50_ms"]["value"] / echo50, 2), "unit": "x",
             "baseline": 1.0,
@@ -658,6 +697,15 @@ def table(m: dict) -> str:
     return "\n".join(lines)
 
 
+def guarded(errors: list[str], part: str, fn, *args) -> None:
+    """Run one part; a crash is reported (and fails the run) without losing the others."""
+    try:
+        fn(*args)
+    except Exception as exc:
+        log(f"{part} failed: {exc!r}")
+        errors.append(f"{part}: {exc!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=int, default=1_000_000, help="tickets (default 1M)")
@@ -668,23 +716,26 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ccr-bench-"))
     bench = Bench(workdir, secrets.token_hex(32))
     m: dict = {}
+    errors: list[str] = []
     started = time.perf_counter()
     log(f"work directory {workdir}; scale {args.scale:,}")
     try:
         url_small = f"sqlite:///{workdir / 'small.db'}"
         url_big = f"sqlite:///{workdir / 'big.db'}"
         if "db" in parts or "chat" in parts:
-            run_database_metrics(bench, url_small, url_big, args.scale, m, "", "chat" in parts)
+            guarded(errors, "sqlite", run_database_metrics,
+                    bench, url_small, url_big, args.scale, m, "", "chat" in parts)  # fmt: skip
         if "echo" in parts:
-            echo_metrics(bench, m)
+            guarded(errors, "echo", echo_metrics, bench, m)
         if "idle" in parts:
             if not Path(workdir / "small.db").exists():
                 bench.prepare(url_small, BASE_SCALE)
-            idle_metrics(bench, url_small, m)
+            guarded(errors, "idle", idle_metrics, bench, url_small, m)
         pg = os.environ.get("CCR_TEST_DATABASE_URL")
         if pg and "db" in parts:
             log("PostgreSQL: CCR_TEST_DATABASE_URL is set")
-            run_database_metrics(bench, pg, pg, args.scale, m, "_pg", False)
+            guarded(errors, "postgresql", run_database_metrics,
+                    bench, pg, pg, args.scale, m, "_pg", False)  # fmt: skip
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -696,12 +747,15 @@ def main(argv: list[str] | None = None) -> int:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scale": args.scale,
         "seconds": round(time.perf_counter() - started),
+        "errors": errors,
     }
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2) + "\n")
     print()
     print(table(m))
+    for error in errors:
+        print(f"ERROR {error}")
     print(f"\n{RESULTS / 'latest.json'} written in {out['seconds']} s")
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
