@@ -264,6 +264,16 @@ def count_messages(database_url: str, prefix: str) -> int:
 # -- metrics ------------------------------------------------------------------------------
 
 
+GRACE = 15.0  # seconds to wait for the last messages after the sending ends
+
+
+def rtt_pct(r: dict, p: float) -> float:
+    """Percentile over every message sent: one never delivered counts as infinitely late,
+    and a percentile that lands on one is reported as the wait, a lower bound."""
+    value = pct(r["rtts"] + [float("inf")] * r["lost"], p)
+    return round(value if value != float("inf") else GRACE * 1000, 2)
+
+
 def dashboard_p95(bench: Bench, server: Server, database_url: str, rounds: int = 60) -> dict:
     admin, agent = dashboard_users(database_url)
     urls = [
@@ -480,13 +490,24 @@ def throughput(bench: Bench, server: Server, database_url: str, convs, cookies) 
 
 def emails_per_s(database_url: str, runs: int = 3, count: int = 1000) -> dict:
     """The dispatcher in this process (as `flask ccr worker` runs it) against an aiosmtpd sink."""
-    sys.path.insert(0, str(ROOT))
-    import logging
-
-    from tests.support.smtp import SmtpSink
-
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
-    sink = SmtpSink().start()
+    # The sink runs in its own process, as a real SMTP server would: in this process it
+    # would share the GIL with the dispatcher being measured.
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+         "-c", "aiosmtpd.handlers.Sink"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                sink.kill()
+                raise
+            time.sleep(0.1)
     saved = dict(os.environ)
     try:
         os.environ.update(
@@ -497,7 +518,7 @@ def emails_per_s(database_url: str, runs: int = 3, count: int = 1000) -> dict:
             CCR_OUTBOX_DISPATCHER="off",
             CCR_MAIL_TRANSPORT="smtp",
             MAIL_SERVER="127.0.0.1",
-            MAIL_PORT=str(sink.port),
+            MAIL_PORT=str(port),
         )
         from ccr import create_app
         from ccr.extensions import db
@@ -511,7 +532,6 @@ def emails_per_s(database_url: str, runs: int = 3, count: int = 1000) -> dict:
         html = f"<p>{body}</p>" * 2
         with app.app_context():
             for run in range(runs):
-                sink.clear()
                 db.session.execute(OutboxEmail.__table__.delete())
                 db.session.execute(
                     OutboxEmail.__table__.insert(),
@@ -540,7 +560,11 @@ def emails_per_s(database_url: str, runs: int = 3, count: int = 1000) -> dict:
                         break
                     sent += n
                 elapsed = time.perf_counter() - t0
-                sink.wait_for(count, timeout=30)
+                delivered = db.session.execute(
+                    text("SELECT COUNT(*) FROM outbox_emails WHERE status = 'sent'")
+                ).scalar()
+                if delivered != count:
+                    raise RuntimeError(f"only {delivered} of {count} emails were sent")
                 rates.append(count / elapsed)
                 log(f"emails run {run + 1}: {sent} sent in {elapsed:.2f} s")
             db.session.remove()
@@ -548,7 +572,8 @@ def emails_per_s(database_url: str, runs: int = 3, count: int = 1000) -> dict:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        sink.stop()
+        sink.terminate()
+        sink.wait(timeout=10)
     return {"median": statistics.median(rates), "runs": [round(r, 1) for r in rates]}
 
 
@@ -608,15 +633,17 @@ def chat_metrics(bench: Bench, server: Server, url: str, m: dict, suffix: str) -
     cookies = {u: bench.cookie(u) for _t, c, a in convs for u in (c, a)}
     server.wait_idle()
     cpu0 = server.cpu_seconds()
-    r = asyncio.run(chat_phase(server.url, convs, cookies, CHAT_SECONDS, 1.0, "rtt"))
+    r = asyncio.run(
+        chat_phase(server.url, convs, cookies, CHAT_SECONDS, 1.0, "rtt", timeout_grace=GRACE)
+    )
     server.wait_idle()
     cpu_ms = (server.cpu_seconds() - cpu0) * 1000 / max(r["sent"], 1)
     log(f"chat: sent {r['sent']}, lost {r['lost']}, failures {len(r['failures'])}, "
         f"worker CPU {cpu_ms:.1f} ms per message (incl. connects)")  # fmt: skip
     m["chat_server_cpu_ms_per_msg" + suffix] = {"value": round(cpu_ms, 2), "unit": "ms"}
-    m["chat_rtt_p50_ms" + suffix] = {"value": round(pct(r["rtts"], 50), 2), "unit": "ms"}
+    m["chat_rtt_p50_ms" + suffix] = {"value": rtt_pct(r, 50), "unit": "ms"}
     m["chat_rtt_p99_ms" + suffix] = {
-        "value": round(pct(r["rtts"], 99), 2), "unit": "ms",
+        "value": rtt_pct(r, 99), "unit": "ms",
         "detail": {"sent": r["sent"], "lost": r["lost"], "failures": r["failures"][:5]},
     }  # fmt: skip
     if not suffix:
@@ -629,13 +656,15 @@ def echo_metrics(bench: Bench, m: dict) -> None:
     convs = [(i + 1, 2 * i, 2 * i + 1) for i in range(CONVERSATIONS)]
     with serving(bench, "bench.echo_app:app", bench.env("sqlite://"), "echo") as server:
         cpu0 = server.cpu_seconds()
-        r = asyncio.run(chat_phase(server.url, convs, None, CHAT_SECONDS, 1.0, "echo"))
+        r = asyncio.run(
+            chat_phase(server.url, convs, None, CHAT_SECONDS, 1.0, "echo", timeout_grace=GRACE)
+        )
         server.wait_idle()
         cpu_ms = (server.cpu_seconds() - cpu0) * 1000 / max(r["sent"], 1)
     log(f"echo: sent {r['sent']}, lost {r['lost']}, worker CPU {cpu_ms:.2f} ms per message")
     m["echo_server_cpu_ms_per_msg"] = {"value": round(cpu_ms, 2), "unit": "ms"}
-    m["echo_rtt_p50_ms"] = {"value": round(pct(r["rtts"], 50), 2), "unit": "ms"}
-    m["echo_rtt_p99_ms"] = {"value": round(pct(r["rtts"], 99), 2), "unit": "ms"}
+    m["echo_rtt_p50_ms"] = {"value": rtt_pct(r, 50), "unit": "ms"}
+    m["echo_rtt_p99_ms"] = {"value": rtt_pct(r, 99), "unit": "ms"}
 
 
 def idle_metrics(bench: Bench, url: str, m: dict) -> None:
