@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 FLASK := $(VENV)/bin/flask
 export FLASK_APP := app.py
 
-.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl system-packages cluster docker clean
+.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl system-packages cluster docker bench clean
 
 run: deps assets migrate seed
 	@echo ""
@@ -78,6 +78,12 @@ db2-ddl: dev-deps
 	$(PIP) install --quiet -r requirements-db2.txt
 	DATABASE_URL=db2+ibm_db://db2inst1:unused@127.0.0.1:50000/CCR $(FLASK) db upgrade --sql > /dev/null
 	@echo "Db2 DDL of every revision compiles."
+
+# The benchmark suite (bench/README.md): production server config on 127.0.0.1, about 12
+# minutes on 2 cores. SCALE is the ticket count; CCR_TEST_DATABASE_URL adds PostgreSQL runs.
+SCALE ?= 1000000
+bench: dev-deps assets
+	$(PY) -m bench.run --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor test-output

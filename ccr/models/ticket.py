@@ -59,6 +59,8 @@ class Ticket(db.Model):
         # One index per list query: customer's list, agent queue, admin list and filters.
         Index("ix_tickets_customer_activity", "customer_id", "last_activity_at"),
         Index("ix_tickets_assignee_status_activity", "assignee_id", "status", "last_activity_at"),
+        # The agent queue: assignee_id = ? ORDER BY last_activity_at (migration 0004).
+        Index("ix_tickets_assignee_activity", "assignee_id", "last_activity_at"),
         Index("ix_tickets_status_activity", "status", "last_activity_at"),
         Index("ix_tickets_activity", "last_activity_at"),
         Index("ix_tickets_category_activity", "category_id", "last_activity_at"),
