@@ -1,7 +1,6 @@
 """A real Chromium (Playwright) against the live app: the admin's assign dropdown updates the
 ticket in place through static/js/assign.js under the strict CSP, and works without JS too."""
 
-
 import pytest
 from sqlalchemy import select
 

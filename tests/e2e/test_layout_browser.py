@@ -9,14 +9,15 @@ from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 360, "height": 740}
+PHONES = [{"width": 360, "height": 740}, {"width": 375, "height": 812}]
 
 
 def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_pages_fit_a_360_px_screen(app, live_server, make_user, new_page, output_dir):
+@pytest.mark.parametrize("phone", PHONES, ids=lambda p: f"{p['width']}x{p['height']}")
+def test_pages_fit_a_phone_screen(app, live_server, make_user, new_page, output_dir, phone):
     customer = make_user(Role.CUSTOMER, first_name="Maximilianus", last_name="Longname-Example")
     ticket = tickets.open_ticket(
         actor=customer,
@@ -25,20 +26,21 @@ def test_pages_fit_a_360_px_screen(app, live_server, make_user, new_page, output
     )
     commit()
     srv = live_server()
-    page = new_page(srv.url, viewport=PHONE)
+    page = new_page(srv.url, viewport=phone)
+    size = f"{phone['width']}x{phone['height']}"
     page.goto("/login")
     assert no_horizontal_scroll(page)
     # Every form field has a label a screen reader can announce.
     for field in ("email", "password"):
         assert page.get_by_label(field.capitalize()).count() == 1
-    page.screenshot(path=str(output_dir / "phone-login.png"), full_page=True)
+    page.screenshot(path=str(output_dir / f"phone-{size}-login.png"), full_page=True)
     log_in(page, customer.email, PASSWORD)
     assert no_horizontal_scroll(page)
-    page.screenshot(path=str(output_dir / "phone-customer-dashboard.png"), full_page=True)
+    page.screenshot(path=str(output_dir / f"phone-{size}-customer-dashboard.png"), full_page=True)
     page.goto(f"/customer/tickets/{ticket.id}")
     assert page.locator(".ticket-description").inner_text().startswith("Line one\nLine two")
     assert no_horizontal_scroll(page)
-    page.screenshot(path=str(output_dir / "phone-ticket.png"), full_page=True)
+    page.screenshot(path=str(output_dir / f"phone-{size}-ticket.png"), full_page=True)
 
 
 def test_keyboard_focus_is_visible(app, live_server, new_page):
