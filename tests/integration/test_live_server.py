@@ -86,3 +86,35 @@ def test_the_in_process_dispatcher_sends_emails_from_the_live_server(
     assert received[0]["To"] == "cust.live@example.com"
     assert "Live outbox" in received[0]["Subject"]
     assert srv.proc.poll() is None
+
+
+def test_a_frame_over_max_http_buffer_size_is_refused_and_stores_nothing(
+    app, live_server, make_user, mailbox
+):
+    from sqlalchemy import func, select
+
+    from ccr.extensions import db
+    from ccr.models import Message
+    from ccr.services import tickets
+    from ccr.services.uow import commit
+    from tests.support.clients import ChatClient, login_session
+
+    customer = make_user(Role.CUSTOMER, email="big.frame@example.com")
+    ticket = tickets.open_ticket(actor=customer, subject="Big", description="frame")
+    commit()
+    srv = live_server()
+    client = ChatClient(srv.url, login_session(srv.url, customer.email)).connect()
+    client.join(ticket.id)
+    # 100 kB is over the 64 kB frame limit: the server drops the connection unread.
+    with pytest.raises(socketio.exceptions.SocketIOError):
+        client.send(ticket.id, "x" * 100_000, "big-1")
+    client.close()
+    # A normal message still works on a new connection, and nothing of the big one was kept.
+    again = ChatClient(srv.url, login_session(srv.url, customer.email)).connect()
+    again.join(ticket.id)
+    assert again.send(ticket.id, "small one", "small-1")["ok"]
+    again.close()
+    db.session.expire_all()
+    bodies = db.session.scalars(select(Message.body)).all()
+    assert bodies == ["small one"]
+    assert db.session.scalar(select(func.count(Message.id))) == 1
