@@ -5,15 +5,13 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL
+from tests.support.pg import scratch_database
 from tests.support.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,16 +220,8 @@ def empty_postgres():
     """A fresh PostgreSQL database (CCR_TEST_DATABASE_URL's server), dropped afterwards."""
     if not PG_URL:
         pytest.skip("CCR_TEST_DATABASE_URL is not set: this run needs PostgreSQL")
-    name = f"ccr_gunicorn_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL, "ccr_gunicorn") as url:
+        yield url
 
 
 @pytest.mark.live

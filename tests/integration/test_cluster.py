@@ -7,12 +7,9 @@ import importlib.util
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from ccr import create_app
 from ccr.extensions import db
@@ -21,6 +18,7 @@ from ccr.services import accounts, tickets
 from ccr.services.uow import commit
 from tests.conftest import PASSWORD, PG_URL, _test_config
 from tests.support.clients import ChatClient, login_session
+from tests.support.pg import scratch_database
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,16 +42,8 @@ def _load_cluster_module():
 @pytest.fixture
 def cluster_db():
     _need("PostgreSQL (CCR_TEST_DATABASE_URL)", bool(PG_URL))
-    name = f"ccr_cluster_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL, "ccr_cluster") as url:
+        yield url
 
 
 @pytest.fixture

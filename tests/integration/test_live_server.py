@@ -1,28 +1,12 @@
 """The real server process: it serves pages, sends the outbox in the background, and checks
 the Socket.IO handshake Origin (the test client skips that check, so this needs a live one)."""
 
-import re
-
 import pytest
 import requests
 import socketio
 
 from ccr.models import Role
-from tests.conftest import PASSWORD
-
-
-def _logged_in_session(base: str, email: str) -> requests.Session:
-    s = requests.Session()
-    page = s.get(base + "/login", timeout=5)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    r = s.post(
-        base + "/login",
-        data={"csrf_token": token, "email": email, "password": PASSWORD},
-        timeout=5,
-        allow_redirects=False,
-    )
-    assert r.status_code == 302, r.text[:500]
-    return s
+from tests.support.clients import login_session
 
 
 def _cookie_header(session: requests.Session) -> str:
@@ -47,7 +31,7 @@ def test_live_server_serves_the_login_page_with_assets(server):
 
 def test_same_origin_socket_connects_and_a_foreign_origin_is_refused(server):
     srv, user = server
-    session = _logged_in_session(srv.url, user.email)
+    session = login_session(srv.url, user.email)
     headers = {"Cookie": _cookie_header(session)}
 
     # websocket-client sends the server's own origin unless told otherwise.

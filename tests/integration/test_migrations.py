@@ -4,19 +4,18 @@ migrated schema is exactly what the models declare; the Db2 DDL compiles."""
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 
 from ccr import create_app
 from ccr.extensions import db
 from tests.conftest import PG_URL, _test_config
+from tests.support.pg import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
@@ -38,16 +37,8 @@ def empty_database(request, tmp_path):
         return
     if not PG_URL:
         pytest.skip("CCR_TEST_DATABASE_URL is not set: PostgreSQL migrations need a server")
-    name = f"ccr_migrate_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL, "ccr_migrate") as url:
+        yield url
 
 
 def _tables(url: str) -> set[str]:
