@@ -60,6 +60,7 @@ def wait_for_database() -> None:
     connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
     budget = float(os.environ.get("CCR_DB_WAIT_SECONDS", "60"))
     deadline = time.monotonic() + budget
+    probe = "SELECT 1 FROM SYSIBM.SYSDUMMY1" if parsed.get_backend_name() == "db2" else "SELECT 1"
     engine = create_engine(url, connect_args=connect_args)
     attempt = 0
     try:
@@ -67,13 +68,7 @@ def wait_for_database() -> None:
             attempt += 1
             try:
                 with engine.connect() as conn:
-                    conn.execute(
-                        text(
-                            "SELECT 1"
-                            if parsed.get_backend_name() != "db2"
-                            else "SELECT 1 FROM SYSIBM.SYSDUMMY1"
-                        )
-                    )
+                    conn.execute(text(probe))
                 return
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -12,6 +12,8 @@ from sqlalchemy import create_engine, inspect
 from tests.conftest import PG_URL
 from tests.support.smtp import free_port
 
+# settings of the developer's shell must not leak into the server under test
+APP_VARIABLES = ("CCR_", "MAIL_", "GUNICORN_", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "FLASK_")
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 GOOD_SECRET = "container-test-secret-" + "k" * 32
@@ -64,7 +66,7 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
 
 
 def _entrypoint(tmp_path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CCR_", "SECRET_KEY"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(APP_VARIABLES)}
     base.update(
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         FLASK_APP="app.py",

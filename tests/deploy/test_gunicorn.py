@@ -14,12 +14,14 @@ from tests.conftest import PG_URL
 from tests.support.pg import scratch_database
 from tests.support.smtp import free_port
 
+# settings of the developer's shell must not leak into the server under test
+APP_VARIABLES = ("CCR_", "MAIL_", "GUNICORN_", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "FLASK_")
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "gunicorn-test-secret-" + "s" * 32
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CCR_", "MAIL_", "GUNICORN"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(APP_VARIABLES)}
     env.update(
         FLASK_APP="app.py",
         CCR_ENV="production",

@@ -44,12 +44,17 @@ def test_kustomization_lists_every_manifest_exactly_once():
     assert sorted(resources) == MANIFESTS
 
 
+# the oldest release still commonly run, and the newest the validator knows
+VERSIONS = ["1.28.0", kubernetes_validate.latest_version()]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("name", MANIFESTS)
-def test_manifest_is_valid_against_the_kubernetes_schema(name):
+def test_manifest_is_valid_against_the_kubernetes_schema(name, version):
     for doc in yaml.safe_load_all((K8S / name).read_text()):
         if doc:
             # strict: unknown fields (typos) are errors too
-            kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+            kubernetes_validate.validate(doc, version, strict=True)
 
 
 def test_the_validator_rejects_a_broken_manifest():
