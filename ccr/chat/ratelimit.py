@@ -4,16 +4,13 @@ from flask import current_app
 from limits import parse, storage, strategies
 
 
-def _limiter() -> strategies.RateLimiter:
+def _limiter() -> strategies.MovingWindowRateLimiter | strategies.FixedWindowRateLimiter:
     ext = current_app.extensions.get("ccr_socket_limiter")
     if ext is None:
         backend = storage.storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
-        # A sliding-window counter keeps two counters per key: a moving window keeps one entry
-        # per event, and the in-memory store rescans all of them every 10 ms (measured at
-        # 17% of the worker's CPU under chat load, see bench/README.md).
         cls = (
-            strategies.SlidingWindowCounterRateLimiter
-            if isinstance(backend, storage.SlidingWindowCounterSupport)
+            strategies.MovingWindowRateLimiter
+            if isinstance(backend, storage.MovingWindowSupport)
             else strategies.FixedWindowRateLimiter
         )
         ext = current_app.extensions["ccr_socket_limiter"] = cls(backend)
