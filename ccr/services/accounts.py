@@ -334,20 +334,34 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
     commit()
 
 
-def _send_verify_code(user: User) -> None:
+def _email_code(
+    user: User, purpose: CodePurpose, ttl, subject: str, template: str, endpoint: str
+) -> None:
+    """Issue a one-time code (older ones cancelled) and queue it in a sensitive email."""
     from ccr.notify.email import queue_email
 
-    code = _issue_code(user, CodePurpose.EMAIL_VERIFY, VERIFY_CODE_TTL)
+    code = _issue_code(user, purpose, ttl)
     queue_email(
         user.email,
-        "Your verification code",
-        "verify_code",
-        kind="verify_code",
+        subject,
+        template,
+        kind=template,
         sensitive=True,
         user=user,
         code=code,
-        minutes=int(VERIFY_CODE_TTL.total_seconds() // 60),
-        link=_link("auth.verify_email", email=user.email),
+        minutes=int(ttl.total_seconds() // 60),
+        link=_link(endpoint, email=user.email),
+    )
+
+
+def _send_verify_code(user: User) -> None:
+    _email_code(
+        user,
+        CodePurpose.EMAIL_VERIFY,
+        VERIFY_CODE_TTL,
+        "Your verification code",
+        "verify_code",
+        "auth.verify_email",
     )
 
 
@@ -383,23 +397,17 @@ def request_password_reset(email: str) -> None:
 
     The caller answers the same way whatever happened here.
     """
-    from ccr.notify.email import queue_email
-
     user = find_user_by_email(email or "")
     if user is None or not user.is_active:
         security_event("reset_requested_unknown")
         return
-    code = _issue_code(user, CodePurpose.PASSWORD_RESET, RESET_CODE_TTL)
-    queue_email(
-        user.email,
+    _email_code(
+        user,
+        CodePurpose.PASSWORD_RESET,
+        RESET_CODE_TTL,
         "Your password reset code",
         "reset_code",
-        kind="reset_code",
-        sensitive=True,
-        user=user,
-        code=code,
-        minutes=int(RESET_CODE_TTL.total_seconds() // 60),
-        link=_link("auth.reset_password", email=user.email),
+        "auth.reset_password",
     )
     security_event("reset_requested", user)
     commit()
