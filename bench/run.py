@@ -783,8 +783,9 @@ def main(argv: list[str] | None = None) -> int:
         pg = os.environ.get("CCR_TEST_DATABASE_URL")
         if pg and "db" in parts:
             # Never the configured database itself: a throwaway one on the same server.
-            log("PostgreSQL: CCR_TEST_DATABASE_URL is set; using a scratch database ccr_bench")
-            with scratch_database(pg, "ccr_bench") as url:
+            name = f"ccr_bench_{os.getpid()}"  # two runs side by side never share one
+            log(f"PostgreSQL: CCR_TEST_DATABASE_URL is set; using a scratch database {name}")
+            with scratch_database(pg, name) as url:
                 guarded(errors, "postgresql", run_database_metrics,
                         bench, url, url, args.scale, m, "_pg", False)  # fmt: skip
     finally:
