@@ -35,7 +35,11 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY", DEV_SECRET_KEY)
         # Relative SQLite paths are resolved against the instance folder by Flask-SQLAlchemy.
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or "sqlite:///ccr.db"
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # A ping before each checkout finds dropped server connections; a SQLite file has none,
+        # and the ping was a visible share of every chat message's cost.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            "pool_pre_ping": not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")
+        }
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.CCR_ASYNC_MODE = env.get("CCR_ASYNC_MODE", "threading")
         self.CCR_BASE_URL = env.get("CCR_BASE_URL", "http://127.0.0.1:5000").rstrip("/")

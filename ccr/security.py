@@ -32,12 +32,16 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def load_user(token: str) -> User | None:
-    """The cookie carries "<id>:<session version>"; an old version is a logged-out session."""
+def load_user(token: str, query=None) -> User | None:
+    """The cookie carries "<id>:<session version>"; an old version is a logged-out session.
+    `query`: a select(User) with a `user_id` parameter, for callers that need few columns."""
     user_id, _, version = token.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    if query is None:
+        user = db.session.get(User, int(user_id))
+    else:
+        user = db.session.execute(query, {"user_id": int(user_id)}).scalar()
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user

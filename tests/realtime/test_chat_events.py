@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from ccr.extensions import db
-from ccr.models import Message, ReadMarker, Role
+from ccr.models import Message, ReadMarker, Role, Ticket, User
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.conftest import login
@@ -64,6 +64,23 @@ def test_r2_the_same_client_id_three_times_makes_one_row_and_one_id(app, socket_
     assert len({a["id"] for a in acks}) == 1
     assert count_messages() == 1
     assert len(created(agt)) == 1  # resends are not broadcast again
+
+
+def test_a_resend_after_the_ticket_closed_still_gets_the_saved_messages_id(
+    app, socket_client, convo
+):
+    """The first ack was lost; by the time the client resends, the customer closed the
+    ticket elsewhere. The message was saved, so the resend gets its id, not an error."""
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    first = send(cust, ticket_id, "Saved before closing", client_id="c-9")
+    tickets.close_ticket(db.session.get(Ticket, ticket_id), actor=db.session.get(User, customer.id))
+    commit()
+    resend = send(cust, ticket_id, "Saved before closing", client_id="c-9")
+    assert resend == first
+    fresh = send(cust, ticket_id, "A new one", client_id="c-10")
+    assert fresh["ok"] is False and "closed" in fresh["error"]
+    assert count_messages() == 1
 
 
 def test_r3_a_reconnecting_client_gets_exactly_what_it_missed_in_order(app, socket_client, convo):
