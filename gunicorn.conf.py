@@ -54,11 +54,13 @@ def _tune_gc() -> None:
 
 
 def post_worker_init(worker):
-    """JSON access/error lines when the app logs JSON; start the in-process outbox dispatcher
-    when CCR_OUTBOX_DISPATCHER=inprocess. Runs in the worker, after gevent's patching."""
+    """JSON access/error lines when the app logs JSON; SQLite checkpoints in the background;
+    start the in-process outbox dispatcher when CCR_OUTBOX_DISPATCHER=inprocess. Runs in the
+    worker, after gevent's patching."""
     _tune_gc()
     from ccr.logs import configure_gunicorn
     from ccr.notify.email import start_dispatcher
+    from ccr.sqlite_wal import start_checkpointer
 
     app = worker.wsgi
     if getattr(app, "config", None) is None:  # not the Flask app itself (e.g. wrapped)
@@ -72,5 +74,7 @@ def post_worker_init(worker):
             f"{worker_class} worker, which needs {expected!r}"
         )
     configure_gunicorn(worker.log, app)
+    if start_checkpointer(app):
+        worker.log.info("SQLite WAL checkpoints run in the background")
     if start_dispatcher(app):
         worker.log.info("in-process outbox dispatcher started")

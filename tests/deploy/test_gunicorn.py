@@ -2,6 +2,8 @@
 
 import json
 import os
+import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -162,6 +164,38 @@ def test_gunicorn_serves_production_config_with_gevent_worker(gunicorn_server):
     assert any(e["logger"] == "gunicorn.error" for e in entries)
     assert not list((tmp_path / "home").rglob("*.ctl"))
     assert not list((tmp_path / "run").rglob("*.ctl"))
+
+
+def _wal_frames(db_path: Path) -> tuple[int, int]:
+    """(frames in the write-ahead log, frames already copied into the database), read from
+    the WAL index (-shm) header: mxFrame at byte 16, nBackfill at byte 96, native order."""
+    header = (db_path.parent / (db_path.name + "-shm")).read_bytes()[:100]
+    return struct.unpack_from("=I", header, 16)[0], struct.unpack_from("=I", header, 96)[0]
+
+
+@pytest.mark.live
+def test_the_gevent_worker_checkpoints_sqlite_in_the_background(gunicorn_server):
+    """Commits never pay for a checkpoint: the worker turns them off and checkpoints apart."""
+    url, log_path, tmp_path = gunicorn_server
+    assert "SQLite WAL checkpoints run in the background" in log_path.read_text()
+    db_path = tmp_path / "prod.db"
+    writer = sqlite3.connect(db_path)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")  # this writer never checkpoints itself
+        with writer:
+            writer.executemany(
+                "INSERT INTO categories (name, retired, created_at) VALUES (?, 0, ?)",
+                [(f"WAL check {i}", "2026-11-22 00:00:00") for i in range(300)],
+            )
+        deadline = time.monotonic() + 15
+        while True:
+            logged, copied = _wal_frames(db_path)
+            if (logged and copied == logged) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert logged > 0 and copied == logged, (logged, copied)
+    finally:
+        writer.close()
 
 
 @pytest.mark.live

@@ -1,12 +1,15 @@
 """Chat over the Socket.IO test client: saved before acknowledged, idempotent retries,
 catch-up without gaps or duplicates, no phantoms, and authorisation on every event."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from ccr.extensions import db
-from ccr.models import Message, ReadMarker, Role, Ticket, User
+from ccr.models import Message, ReadMarker, Role, Ticket, User, utcnow
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.conftest import login
@@ -231,3 +234,18 @@ def test_logout_disconnects_the_users_live_sockets(app, socket_client, convo):
     assert sc.is_connected()
     client.post("/logout")
     assert not sc.is_connected()
+
+
+def test_a_socket_whose_login_session_has_expired_is_refused_and_disconnected(
+    app, socket_client, convo
+):
+    """The session cookie is decoded once per socket for speed; its lifetime still ends it."""
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    assert send(cust, ticket_id, "still logged in")["ok"]
+    later = utcnow() + app.permanent_session_lifetime + timedelta(minutes=2)
+    with time_machine.travel(later, tick=False):
+        ack = send(cust, ticket_id, "after the session expired")
+    assert ack["ok"] is False and "log in again" in ack["error"]
+    assert not cust.is_connected()
+    assert count_messages() == 1
