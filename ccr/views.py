@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
 
 from ccr.auth.guards import ticket_endpoint
 from ccr.extensions import db
@@ -39,6 +41,31 @@ def paginate(query: Select, per_page: int = PER_PAGE) -> Page:
     number = page_number()
     rows = list(db.session.scalars(query.limit(per_page + 1).offset((number - 1) * per_page)))
     return Page(rows[:per_page], number, len(rows) > per_page)
+
+
+def paginate_tickets(query: Select, per_page: int = PER_PAGE) -> Page:
+    """A page of tickets with their customers and agents loaded in two queries, not two per row."""
+    return paginate(
+        query.options(selectinload(Ticket.customer), selectinload(Ticket.assignee)), per_page
+    )
+
+
+class AgentChoices:
+    """The <option>s of the assign dropdown, rendered once per page and reused on every row
+    (25 rows x 200 agents rendered one by one were most of the admin list's time)."""
+
+    def __init__(self, agents) -> None:
+        self.ids = {a.id for a in agents}
+        option = Markup('<option value="{}">{}</option>')
+        self._html = str(Markup("").join(option.format(a.id, a.full_name) for a in agents))
+
+    def options(self, selected_id: int | None) -> Markup:
+        html = self._html
+        if selected_id in self.ids:
+            html = html.replace(
+                f'<option value="{selected_id}">', f'<option value="{selected_id}" selected>', 1
+            )
+        return Markup(html)  # noqa: S704 (built from escaped parts above)
 
 
 def load_ticket(ticket_id: int) -> Ticket:

@@ -33,7 +33,14 @@ from ccr.services.categories import (
 )
 from ccr.services.tickets import assign_ticket, ticket_summary
 from ccr.services.uow import commit, rollback
-from ccr.views import apply_verb, load_ticket, paginate, render_ticket
+from ccr.views import (
+    AgentChoices,
+    apply_verb,
+    load_ticket,
+    paginate,
+    paginate_tickets,
+    render_ticket,
+)
 
 log = logging.getLogger("ccr.security")
 
@@ -50,17 +57,18 @@ def _audit(action: str, **details) -> None:
 @role_required(Role.ADMIN)
 def dashboard():
     args = queries.parse_args(request.args)
+    agents = queries.active_agents()
     return render_template(
         "admin/dashboard.html",
-        page=paginate(queries.admin_tickets(args)),
+        page=paginate_tickets(queries.admin_tickets(args)),
         args=args,
         sorts=queries.SORTS,
         statuses=list(TicketStatus),
         priorities=list(Priority),
         categories=all_categories(),
-        agents=queries.active_agents(),
-        counts=queries.admin_counts(),
-        assign_form=AssignForm(),
+        agents=agents,
+        agent_choices=AgentChoices(agents),
+        counts=queries.admin_counts(agents),
         live_script="live-list.js",
     )
 
@@ -72,8 +80,7 @@ def ticket(ticket_id: int):
     return render_ticket(
         ticket,
         "admin/ticket.html",
-        agents=queries.active_agents(),
-        assign_form=AssignForm(),
+        agents=AgentChoices(queries.active_agents()),
         other_tickets=queries.customer_other_tickets(ticket, current_user),
     )
 

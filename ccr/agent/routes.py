@@ -7,14 +7,14 @@ from ccr.models import Role, TicketStatus
 from ccr.services import queries
 from ccr.services.messages import mark_read
 from ccr.services.uow import commit
-from ccr.views import apply_verb, load_ticket, paginate, render_ticket
+from ccr.views import apply_verb, load_ticket, paginate_tickets, render_ticket
 
 
 @bp.get("/")
 @role_required(Role.AGENT)
 def dashboard():
     args = queries.parse_args(request.args)
-    page = paginate(queries.agent_queue(current_user, args))
+    page = paginate_tickets(queries.agent_queue(current_user, args))
     return render_template(
         "agent/dashboard.html",
         page=page,

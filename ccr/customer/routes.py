@@ -10,7 +10,7 @@ from ccr.services import NotFound, ServiceError, queries
 from ccr.services.categories import active_categories
 from ccr.services.tickets import open_ticket, rate_ticket
 from ccr.services.uow import commit, rollback
-from ccr.views import apply_verb, load_ticket, paginate, render_ticket
+from ccr.views import apply_verb, load_ticket, paginate_tickets, render_ticket
 
 
 @bp.get("/")
@@ -19,7 +19,7 @@ def dashboard():
     args = queries.parse_args(request.args)
     return render_template(
         "customer/dashboard.html",
-        page=paginate(queries.customer_tickets(current_user, args)),
+        page=paginate_tickets(queries.customer_tickets(current_user, args)),
         args=args,
         tabs=queries.CUSTOMER_TABS,
         counts=queries.customer_tab_counts(current_user),

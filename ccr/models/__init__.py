@@ -5,7 +5,14 @@ from ccr.models.codes import CodePurpose, OneTimeCode
 from ccr.models.event import TicketEvent
 from ccr.models.message import Message, ReadMarker
 from ccr.models.outbox import OutboxEmail, OutboxStatus
-from ccr.models.ticket import Category, Priority, Ticket, TicketStatus, format_reference
+from ccr.models.ticket import (
+    Category,
+    Priority,
+    Ticket,
+    TicketCount,
+    TicketStatus,
+    format_reference,
+)
 from ccr.models.user import Role, User
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "ReadMarker",
     "Role",
     "Ticket",
+    "TicketCount",
     "TicketEvent",
     "TicketStatus",
     "User",

@@ -7,6 +7,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
@@ -79,11 +80,12 @@ class Ticket(db.Model):
     )
     # Kept in step with `priority` so "most urgent first" is an index-friendly sort.
     priority_rank: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    # active_history: a change always knows the value it replaced (ticket_counts needs it).
     status: Mapped[TicketStatus] = mapped_column(
-        str_enum(TicketStatus, "ticket_status"), default=TicketStatus.OPEN
+        str_enum(TicketStatus, "ticket_status"), default=TicketStatus.OPEN, active_history=True
     )
     customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), active_history=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -105,6 +107,20 @@ class Ticket(db.Model):
         return f"<Ticket {self.id} {self.status}>"
 
 
+class TicketCount(db.Model):
+    """How many tickets each (agent, status) pair holds, kept in step with every flush by
+    ccr.services.counts: the dashboards read these few rows instead of counting a million
+    tickets on each page view (bench/README.md)."""
+
+    __tablename__ = "ticket_counts"
+
+    assignee_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: unassigned
+    status: Mapped[TicketStatus] = mapped_column(
+        str_enum(TicketStatus, "ticket_count_status"), primary_key=True
+    )
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+
+
 def format_reference(ticket_id: int) -> str:
     return f"CCR-{ticket_id:06d}"
 
@@ -115,4 +131,4 @@ def parse_reference(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 12 else None
 
 
-__all__ = ["Category", "Priority", "Ticket", "TicketStatus"]
+__all__ = ["Category", "Priority", "Ticket", "TicketCount", "TicketStatus"]

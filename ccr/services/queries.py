@@ -18,6 +18,7 @@ from ccr.models import (
     User,
     utcnow,
 )
+from ccr.services import counts
 
 S = TicketStatus
 SEARCH_MAX = 200
@@ -156,7 +157,7 @@ def agent_queue(user: User, a: ListArgs) -> Select:
 
 
 def agent_status_counts(user: User) -> dict[TicketStatus, int]:
-    return _status_counts(Ticket.assignee_id == user.id)
+    return counts.by_status(user.id)
 
 
 def unread_counts(user: User, ticket_ids: list[int]) -> dict[int, int]:
@@ -216,31 +217,24 @@ class AdminCounts:
     per_agent: list[tuple[User, int]]
 
 
-def admin_counts(now: datetime | None = None) -> AdminCounts:
-    """The small counts at the top of the admin list (grouped, index-backed queries)."""
+def admin_counts(agents: list[User] | None = None, now: datetime | None = None) -> AdminCounts:
+    """The small counts at the top of the admin list: kept counters (services.counts) and one
+    indexed range. `agents`: the active agents, when the caller has loaded them already."""
     now = now or utcnow()
     live = (S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER)
-    by_status = _status_counts()
-    unassigned = db.session.scalar(
-        select(func.count()).where(Ticket.assignee_id.is_(None), Ticket.status.in_(live))
-    )
+    per_assignee = counts.by_assignee(live)
     midnight = datetime(now.year, now.month, now.day)
     resolved_today = db.session.scalar(
         select(func.count()).where(
             and_(Ticket.resolved_at >= midnight, Ticket.resolved_at < midnight + timedelta(days=1))
         )
     )
-    per_agent_rows = db.session.execute(
-        select(Ticket.assignee_id, func.count())
-        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(live))
-        .group_by(Ticket.assignee_id)
-    ).all()
-    agents = {u.id: u for u in active_agents()}
-    per_agent = [(agents[i], n) for i, n in per_agent_rows if i in agents]
+    agents = {u.id: u for u in (active_agents() if agents is None else agents)}
+    per_agent = [(agents[i], n) for i, n in per_assignee.items() if i in agents]
     per_agent.sort(key=lambda p: p[0].full_name)
     return AdminCounts(
-        open=sum(by_status.get(s, 0) for s in live),
-        unassigned=unassigned or 0,
+        open=sum(per_assignee.values()),
+        unassigned=per_assignee.get(counts.UNASSIGNED, 0),
         resolved_today=resolved_today or 0,
         per_agent=per_agent,
     )

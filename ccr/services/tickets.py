@@ -23,6 +23,7 @@ from ccr.models import (
 from ccr.notify import push
 from ccr.notify.email import absolute_url, queue_email
 from ccr.services import Forbidden, NotFound, ServiceError
+from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps ticket_counts)
 from ccr.services.permissions import can_view_ticket
 from ccr.services.uow import on_commit
 

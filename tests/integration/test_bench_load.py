@@ -5,7 +5,8 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from ccr.extensions import db
-from ccr.models import Message, Role, Ticket, User
+from ccr.models import Message, Role, Ticket, TicketStatus, User
+from ccr.services import queries
 
 
 def test_bench_load_makes_realistic_varied_data(app):
@@ -35,3 +36,11 @@ def test_bench_load_makes_realistic_varied_data(app):
     per_ticket = Counter(db.session.scalars(select(Message.ticket_id)))
     assert 0.1 * 500 < len(per_ticket) < 0.5 * 500
     assert len(set(per_ticket.values())) >= 3
+
+    # The dashboards' counters were rebuilt after the bulk insert.
+    assert queries.admin_counts().open == sum(
+        1 for t in tickets if t.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+    )
+    busiest = Counter(t.assignee_id for t in tickets if t.assignee_id).most_common(1)[0][0]
+    mine = Counter(t.status for t in tickets if t.assignee_id == busiest)
+    assert queries.agent_status_counts(db.session.get(User, busiest)) == dict(mine)

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from ccr import create_app
 from ccr.extensions import db
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
     "users",
     "tickets",
+    "ticket_counts",
     "ticket_events",
     "messages",
     "read_markers",
@@ -59,6 +60,36 @@ def test_upgrade_downgrade_upgrade_from_empty(empty_database):
         upgrade()
         assert _tables(empty_database) == TABLES
         db.engine.dispose()
+
+
+def test_the_counters_revision_counts_the_tickets_already_there(empty_database):
+    app = create_app(_test_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0004_bench_indexes")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, first_name, last_name, role, active, "
+                "session_version, notify_chat_email, created_at) VALUES "
+                "(1, 'c@example.com', 'C', 'C', 'customer', true, 1, true, '2026-01-01'), "
+                "(2, 'a@example.com', 'A', 'A', 'agent', true, 1, true, '2026-01-01')"
+            ))  # fmt: skip
+            for status, assignee in [("open", None), ("open", None), ("assigned", 2),
+                                     ("closed", 2), ("closed", 2), ("closed", None)]:  # fmt: skip
+                conn.execute(
+                    text(
+                        "INSERT INTO tickets (subject, description, priority, priority_rank, "
+                        "status, customer_id, assignee_id, created_at, updated_at, "
+                        "last_activity_at) VALUES ('S', 'D', 'normal', 1, :s, 1, :a, "
+                        "'2026-01-01', '2026-01-01', '2026-01-01')"
+                    ),
+                    {"s": status, "a": assignee},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT assignee_id, status, tickets FROM ticket_counts"))
+            counted = {(a, s): n for a, s, n in rows}
+        db.engine.dispose()
+    assert counted == {(0, "open"): 2, (2, "assigned"): 1, (2, "closed"): 2, (0, "closed"): 1}
 
 
 def test_migrated_schema_matches_the_models(empty_database):

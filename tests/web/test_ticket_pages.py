@@ -442,3 +442,45 @@ def test_agent_first_reply_stamps_first_response_and_customer_reply_restarts(cli
     db.session.refresh(ticket)
     assert ticket.status == TicketStatus.IN_PROGRESS
     assert db.session.scalar(select(Message).where(Message.client_id == "x1")) is not None
+
+
+def test_admin_list_dropdowns_select_each_rows_agent(client, make_user):
+    admin = make_user(Role.ADMIN)
+    ann = make_user(Role.AGENT, first_name="Ann")
+    bob = make_user(Role.AGENT, first_name="<b>Bob</b>")
+    gone = make_user(Role.AGENT, first_name="Gone")
+    customer = make_user(Role.CUSTOMER)
+    tickets = [_ticket(customer, subject=f"T{i}") for i in range(4)]
+    for ticket, agent in zip(tickets, (ann, bob, gone), strict=False):
+        assign_ticket(ticket, agent, actor=admin)
+    commit()
+    from ccr.services.accounts import deactivate_user
+
+    deactivate_user(gone, actor=admin)
+    commit()
+    login(client, admin)
+    page = client.get("/admin/").data.decode()
+
+    def options(ticket):
+        select_html = re.search(
+            rf'<select name="agent_id" id="assign-list-{ticket.id}".*?</select>', page, re.S
+        ).group(0)
+        return re.findall(
+            r'<option value="(\d*)"( selected)?>([^<]*(?:&lt;[^<]*)*)</option>', select_html
+        )
+
+    rows = [[(v, bool(s)) for v, s, _n in options(t)] for t in tickets]
+    order = [str(u.id) for u in sorted([ann, bob], key=lambda u: u.first_name)]  # by name
+
+    def offered(selected):
+        return [(v, v == selected) for v in order]
+
+    assert rows[0] == offered(str(ann.id))
+    assert rows[1] == offered(str(bob.id))
+    # a deactivated assignee is shown selected, first, and is not offered to the others
+    assert rows[2] == [(str(gone.id), True), *offered(None)]
+    assert rows[3] == [("", True), *offered(None)]
+    assert "&lt;b&gt;Bob&lt;/b&gt; Tester" in page and "<b>Bob</b>" not in page
+    # one CSRF field per row form, and no duplicated element ids
+    assert page.count('name="csrf_token"') >= 4
+    assert 'id="csrf_token"' not in page

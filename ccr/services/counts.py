@@ -1,0 +1,105 @@
+"""Ticket counts per (agent, status), kept in step with the tickets table.
+
+Every flush that adds a ticket, or changes a ticket's status or assignee, moves its count
+in ticket_counts in the same transaction, so the counts commit or roll back with the change.
+The admin list and the agent queue read these rows instead of counting every ticket on each
+page view (bench/README.md: at a million tickets the counts were most of the page's time).
+A bulk load that bypasses the ORM calls rebuild() afterwards.
+"""
+
+from collections import Counter
+
+from sqlalchemy import delete, event, func, insert, literal_column, select, update
+from sqlalchemy.orm import Session, attributes
+
+from ccr.models import Ticket, TicketCount, TicketStatus
+
+UNASSIGNED = 0
+_UNASSIGNED_SQL = literal_column("0")  # a literal: PostgreSQL matches GROUP BY to SELECT
+_COUNTS = TicketCount.__table__
+_TICKETS = Ticket.__table__
+
+
+def _key(assignee_id: int | None, status: TicketStatus | str) -> tuple[int, str]:
+    return (assignee_id or UNASSIGNED, TicketStatus(status).value)
+
+
+def _old(ticket: Ticket, name: str):
+    """The value as the database holds it (the columns keep active history)."""
+    history = attributes.get_history(ticket, name)
+    return (history.deleted or history.unchanged or [getattr(ticket, name)])[0]
+
+
+def _changed(ticket: Ticket) -> bool:
+    return any(attributes.get_history(ticket, n).has_changes() for n in ("status", "assignee_id"))
+
+
+@event.listens_for(Session, "before_flush")
+def _track(session: Session, _context, _instances) -> None:
+    moves: Counter = Counter()
+    for obj in session.new:
+        if isinstance(obj, Ticket):
+            moves[_key(obj.assignee_id, obj.status or TicketStatus.OPEN)] += 1
+    for obj in session.dirty:
+        if isinstance(obj, Ticket) and _changed(obj):
+            old = _key(_old(obj, "assignee_id"), _old(obj, "status"))
+            new = _key(obj.assignee_id, obj.status)
+            if old != new:
+                moves[old] -= 1
+                moves[new] += 1
+    for obj in session.deleted:
+        if isinstance(obj, Ticket):
+            moves[_key(_old(obj, "assignee_id"), _old(obj, "status"))] -= 1
+    if any(moves.values()):
+        _apply(session, moves)
+
+
+def _apply(session: Session, moves: Counter) -> None:
+    connection = session.connection()
+    for (assignee_id, status), delta in sorted(moves.items()):  # one lock order everywhere
+        if delta == 0:
+            continue
+        where = (_COUNTS.c.assignee_id == assignee_id) & (_COUNTS.c.status == status)
+        changed = connection.execute(
+            update(_COUNTS).where(where).values(tickets=_COUNTS.c.tickets + delta)
+        ).rowcount
+        if not changed:
+            connection.execute(
+                insert(_COUNTS).values(assignee_id=assignee_id, status=status, tickets=delta)
+            )
+
+
+def rebuild(connection) -> None:
+    """Recount from the tickets table (after a bulk load, or to repair)."""
+    assignee = func.coalesce(_TICKETS.c.assignee_id, _UNASSIGNED_SQL)
+    connection.execute(delete(_COUNTS))
+    connection.execute(
+        insert(_COUNTS).from_select(
+            ["assignee_id", "status", "tickets"],
+            select(assignee, _TICKETS.c.status, func.count()).group_by(
+                assignee, _TICKETS.c.status
+            ),
+        )
+    )
+
+
+def by_status(assignee_id: int | None = None) -> dict[TicketStatus, int]:
+    """Tickets per status: all of them, or one agent's (UNASSIGNED for the pool)."""
+    from ccr.extensions import db
+
+    query = select(_COUNTS.c.status, func.sum(_COUNTS.c.tickets)).group_by(_COUNTS.c.status)
+    if assignee_id is not None:
+        query = query.where(_COUNTS.c.assignee_id == assignee_id)
+    return {TicketStatus(s): int(n) for s, n in db.session.execute(query) if n}
+
+
+def by_assignee(statuses) -> dict[int, int]:
+    """Tickets in these statuses per assignee id (UNASSIGNED included)."""
+    from ccr.extensions import db
+
+    rows = db.session.execute(
+        select(_COUNTS.c.assignee_id, func.sum(_COUNTS.c.tickets))
+        .where(_COUNTS.c.status.in_([TicketStatus(s).value for s in statuses]))
+        .group_by(_COUNTS.c.assignee_id)
+    )
+    return {a: int(n) for a, n in rows if n}

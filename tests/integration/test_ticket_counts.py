@@ -1,0 +1,128 @@
+"""The dashboards' counters (ticket_counts) always equal a real count of the tickets table:
+after every kind of change, after a rolled-back change, and after a bulk rebuild."""
+
+import random
+
+import pytest
+from sqlalchemy import func, select
+
+from ccr.extensions import db
+from ccr.models import Role, Ticket, TicketCount, TicketStatus
+from ccr.services import ServiceError, counts, queries
+from ccr.services.tickets import TRANSITIONS, assign_ticket, change_status, open_ticket
+from ccr.services.uow import commit, rollback
+
+S = TicketStatus
+LIVE = (S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER)
+
+
+def _real() -> dict[tuple[int, str], int]:
+    rows = db.session.execute(
+        select(Ticket.assignee_id, Ticket.status, func.count()).group_by(
+            Ticket.assignee_id, Ticket.status
+        )
+    )
+    return {(a or 0, TicketStatus(s).value): n for a, s, n in rows}
+
+
+def _kept() -> dict[tuple[int, str], int]:
+    rows = db.session.execute(
+        select(TicketCount.assignee_id, TicketCount.status, TicketCount.tickets)
+    )
+    return {(a, TicketStatus(s).value): n for a, s, n in rows if n}
+
+
+def _check(agents) -> None:
+    db.session.expire_all()
+    real = _real()
+    assert _kept() == real
+    shown = queries.admin_counts()
+    assert shown.open == sum(n for (_a, s), n in real.items() if s in LIVE)
+    assert shown.unassigned == sum(n for (a, s), n in real.items() if a == 0 and s in LIVE)
+    per_agent = {u.id: n for u, n in shown.per_agent}
+    for agent in agents:
+        live = sum(n for (a, s), n in real.items() if a == agent.id and s in LIVE)
+        assert per_agent.get(agent.id, 0) == live
+        mine = {TicketStatus(s): n for (a, s), n in real.items() if a == agent.id}
+        assert queries.agent_status_counts(agent) == mine
+
+
+def test_counts_follow_every_change(make_user):
+    rng = random.Random(7)
+    admin = make_user(Role.ADMIN)
+    agents = [make_user(Role.AGENT) for _ in range(3)]
+    customers = [make_user(Role.CUSTOMER) for _ in range(3)]
+    actors = {Role.ADMIN: admin, Role.CUSTOMER: None, Role.AGENT: None}
+    tickets: list[Ticket] = []
+    for step in range(80):
+        if not tickets or rng.random() < 0.2:
+            customer = rng.choice(customers)
+            tickets.append(open_ticket(actor=customer, subject=f"T{step}", description="D"))
+        else:
+            ticket = rng.choice(tickets)
+            verb = rng.choice([*TRANSITIONS, "assign", "assign"])
+            try:
+                if verb == "assign":
+                    assign_ticket(ticket, rng.choice(agents), actor=admin)
+                else:
+                    role = rng.choice(sorted(TRANSITIONS[verb].roles))
+                    actors[Role.CUSTOMER] = ticket.customer
+                    actors[Role.AGENT] = ticket.assignee or agents[0]
+                    change_status(ticket, verb, actor=actors[role])
+            except ServiceError:
+                rollback()
+                continue
+        commit()
+        _check(agents)
+    # the walk really moved tickets around: several statuses and agents were counted
+    assert len({s for _a, s in _kept()}) >= 4
+    assert len({a for a, _s in _kept()}) >= 3
+
+
+def test_a_rolled_back_change_moves_no_count(make_user):
+    admin = make_user(Role.ADMIN)
+    agent = make_user(Role.AGENT)
+    customer = make_user(Role.CUSTOMER)
+    ticket = open_ticket(actor=customer, subject="S", description="D")
+    commit()
+    before = _kept()
+    assign_ticket(ticket, agent, actor=admin)
+    db.session.flush()  # the counters moved inside the transaction ...
+    assert _kept() != before
+    rollback()  # ... and back with it
+    assert _kept() == before == _real()
+
+
+def test_rebuild_recounts_rows_written_around_the_orm(make_user):
+    customer = make_user(Role.CUSTOMER)
+    agent = make_user(Role.AGENT)
+    open_ticket(actor=customer, subject="S", description="D")
+    commit()
+    now = db.session.scalar(select(func.max(Ticket.created_at)))
+    db.session.execute(
+        Ticket.__table__.insert(),
+        [
+            {"subject": "Bulk", "description": "D", "status": status, "customer_id": customer.id,
+             "assignee_id": agent.id if status != "open" else None, "priority": "normal",
+             "created_at": now, "updated_at": now, "last_activity_at": now}
+            for status in ("open", "assigned", "closed", "closed")
+        ],
+    )  # fmt: skip
+    assert _kept() != _real()
+    counts.rebuild(db.session.connection())
+    commit()
+    assert (
+        _kept() == _real() == {(0, "open"): 2, (agent.id, "assigned"): 1, (agent.id, "closed"): 2}
+    )
+
+
+@pytest.mark.parametrize("status", [None, S.OPEN])
+def test_a_ticket_added_without_a_status_counts_as_open(make_user, status):
+    customer = make_user(Role.CUSTOMER)
+    now = db.session.scalar(select(func.now()))
+    ticket = Ticket(subject="S", description="D", customer_id=customer.id, last_activity_at=now)
+    if status is not None:
+        ticket.status = status
+    db.session.add(ticket)
+    commit()
+    assert _kept() == _real() == {(0, "open"): 1}
