@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
@@ -56,8 +56,9 @@ class AgentChoices:
 
     def __init__(self, agents) -> None:
         self.ids = {a.id for a in agents}
-        option = Markup('<option value="{}">{}</option>')
-        self._html = str(Markup("").join(option.format(a.id, a.full_name) for a in agents))
+        self._html = "".join(
+            f'<option value="{a.id}">{escape(a.full_name)}</option>' for a in agents
+        )
 
     def options(self, selected_id: int | None) -> Markup:
         html = self._html

@@ -66,7 +66,6 @@ def dashboard():
         statuses=list(TicketStatus),
         priorities=list(Priority),
         categories=all_categories(),
-        agents=agents,
         agent_choices=AgentChoices(agents),
         counts=queries.admin_counts(agents),
         live_script="live-list.js",
