@@ -40,13 +40,37 @@ SOCKET_TICKET = (
 )  # fmt: skip
 
 
+# What decides whether a socket's user may go on, and what its messages show of them.
+_USER_STATE = ("session_version", "active", "deleted_at", "role", "first_name", "last_name",
+               "notify_chat_email")  # fmt: skip
+SOCKET_USER_STATE = select(*(User.__table__.c[c] for c in _USER_STATE)).where(
+    User.__table__.c.id == bindparam("user_id")
+)
+_CACHE = "ccr.socket_user"
+
+
 def _fresh_user() -> User | None:
-    """Reload the user from the database: a deactivated or logged-out user is refused.
+    """Check the user against the database: a deactivated or logged-out user is refused.
 
     The identity comes from this socket's session (a copy of the login cookie's taken at
-    connect); load_user checks it against the database on every event."""
+    connect). Every event reads the user's row again; the User object built from it is kept
+    with the socket (detached from any session) while that row stays the same, because
+    building it cost more than the query (bench/README.md)."""
     token = session.get("_user_id")
-    return load_user(token, SOCKET_USER) if isinstance(token, str) else None
+    if not isinstance(token, str):
+        return None
+    cached = request.environ.get(_CACHE)
+    if cached is not None and cached[0] == token:
+        user, state = cached[1], cached[2]
+        row = db.session.connection().execute(SOCKET_USER_STATE, {"user_id": user.id}).first()
+        if row is not None and tuple(row) == state:
+            return user
+    request.environ.pop(_CACHE, None)
+    user = load_user(token, SOCKET_USER)
+    if user is not None:
+        db.session.expunge(user)  # a commit must not expire what the socket keeps
+        request.environ[_CACHE] = (token, user, tuple(getattr(user, c) for c in _USER_STATE))
+    return user
 
 
 def authorised(action: str):

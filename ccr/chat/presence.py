@@ -42,9 +42,16 @@ def sids_of_user(user_id: int) -> list[str]:
         return list(_sids_by_user.get(user_id, ()))
 
 
-def is_watching(user_id: int, ticket_id: int) -> bool:
+def watching_sids(user_id: int, ticket_id: int) -> list[str]:
+    """The user's sockets in this process that joined the ticket."""
     with _lock:
-        return any(ticket_id in _tickets_by_sid.get(s, ()) for s in _sids_by_user.get(user_id, ()))
+        return [
+            s for s in _sids_by_user.get(user_id, ()) if ticket_id in _tickets_by_sid.get(s, ())
+        ]
+
+
+def is_watching(user_id: int, ticket_id: int) -> bool:
+    return bool(watching_sids(user_id, ticket_id))
 
 
 def revoke(user_id: int, ticket_id: int) -> None:

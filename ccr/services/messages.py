@@ -187,12 +187,16 @@ def _marker(user_id: int, ticket_id: int) -> ReadMarker:
 
 
 def _queue_activity(ticket: Ticket, author: User, internal: bool) -> None:
-    """Tell the other participants' dashboards (unread counts, badges) about a new message."""
+    """Tell the other participants' dashboards (unread counts, badges) about a new message.
+    Their sockets on this ticket's page are skipped: message_created already told them."""
+    from ccr.chat import presence
+
     data = {"ticket_id": ticket.id, "reference": ticket.reference}
     people = [ticket.assignee_id] if internal else [ticket.customer_id, ticket.assignee_id]
     for user_id in people:
         if user_id and user_id != author.id:
-            on_commit(push.emit, "ticket_activity", data, rooms.user(user_id))
+            watching = presence.watching_sids(user_id, ticket.id) or None
+            on_commit(push.emit, "ticket_activity", data, rooms.user(user_id), skip_sid=watching)
 
 
 def _queue_chat_email(ticket: Ticket, author: User, now) -> None:

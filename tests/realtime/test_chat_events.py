@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from ccr.extensions import db
@@ -249,3 +249,51 @@ def test_a_socket_whose_login_session_has_expired_is_refused_and_disconnected(
     assert ack["ok"] is False and "log in again" in ack["error"]
     assert not cust.is_connected()
     assert count_messages() == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"active": False}, {"session_version": User.session_version + 1}, {"deleted_at": utcnow()}],
+    ids=["deactivated", "signed-out-elsewhere", "deleted"],
+)
+def test_every_event_rereads_the_user_row_even_without_a_disconnect_push(
+    app, socket_client, convo, change
+):
+    """The socket keeps its User object between events, but each event checks the row: a
+    change made where no push reached this socket (another process, a console) still counts."""
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    assert send(cust, ticket_id, "before")["ok"]
+    db.session.execute(update(User).where(User.id == customer.id).values(**change))
+    commit()
+    ack = send(cust, ticket_id, "after")
+    assert ack["ok"] is False and "log in again" in ack["error"]
+    assert not cust.is_connected()
+    assert count_messages() == 1
+
+
+def test_a_renamed_user_is_shown_with_the_new_name_on_the_next_message(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    send(cust, ticket_id, "first")
+    db.session.execute(update(User).where(User.id == customer.id).values(first_name="Carla"))
+    commit()
+    send(cust, ticket_id, "second")
+    names = [m["author_name"] for m in created(agt)]
+    assert names == ["Cara Tester", "Carla Tester"]
+
+
+def test_dashboard_sockets_hear_of_new_messages_but_the_open_ticket_page_is_not_told_twice(
+    app, socket_client, convo
+):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    on_page, _ = joined(app, socket_client, agent, ticket_id)
+    dashboard = connect_as(app, socket_client, agent)
+    dashboard.get_received()
+    send(cust, ticket_id, "hello")
+    page_events = [e["name"] for e in on_page.get_received()]
+    dashboard_events = [e["name"] for e in dashboard.get_received()]
+    assert page_events == ["message_created"]
+    assert dashboard_events == ["ticket_activity"]
