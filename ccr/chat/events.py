@@ -162,6 +162,7 @@ def on_send_message(user: User, data: dict):
         str(data.get("body") or ""),
         str(data.get("client_id") or ""),
         internal=bool(data.get("internal")),
+        sender_sid=request.sid,
     )
     return {"ok": True, "id": posted.message_id, "client_id": data.get("client_id")}
 

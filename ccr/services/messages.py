@@ -47,11 +47,19 @@ def _payload(message_id: int, values: dict, author: User | None) -> dict:
 
 
 def post_message(
-    ticket: Ticket, author: User, body: str, client_id: str, *, internal: bool = False
+    ticket: Ticket,
+    author: User,
+    body: str,
+    client_id: str,
+    *,
+    internal: bool = False,
+    sender_sid: str | None = None,
 ) -> Posted:
     """Save a message and commit; pushes go out after the commit.
 
     A resend with the same client id returns the first row's id and creates nothing.
+    `sender_sid`: the socket that sent it, which learns the id from its ack and so is not
+    sent message_created (the author's other tabs are).
     """
     if not can_view_ticket(author, ticket):
         raise NotFound("No such ticket.")
@@ -104,7 +112,7 @@ def post_message(
         _queue_chat_email(ticket, author, now)
     payload = _payload(message_id, values, author)
     room = rooms.ticket_staff(ticket.id) if internal else rooms.ticket(ticket.id)
-    on_commit(push.emit, "message_created", payload, room)
+    on_commit(push.emit, "message_created", payload, room, skip_sid=sender_sid)
     _queue_activity(ticket, author, internal)
     commit()
     return Posted(message_id, created=True)

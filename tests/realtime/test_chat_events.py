@@ -297,3 +297,17 @@ def test_dashboard_sockets_hear_of_new_messages_but_the_open_ticket_page_is_not_
     dashboard_events = [e["name"] for e in dashboard.get_received()]
     assert page_events == ["message_created"]
     assert dashboard_events == ["ticket_activity"]
+
+
+def test_the_sending_socket_learns_its_message_from_the_ack_and_its_other_tabs_by_push(
+    app, socket_client, convo
+):
+    ticket_id, customer, agent, _ = convo
+    sender, _ = joined(app, socket_client, customer, ticket_id)
+    other_tab, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    ack = send(sender, ticket_id, "from tab one")
+    assert ack["ok"]
+    assert created(sender) == []  # one frame less: the ack already carries the id
+    assert [m["id"] for m in created(other_tab)] == [ack["id"]]
+    assert [m["id"] for m in created(agt)] == [ack["id"]]
