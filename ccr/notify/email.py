@@ -7,14 +7,21 @@ retries failures with exponential backoff and marks rows sent or dead.
 
 import logging
 import re
+import secrets
 import smtplib
 import threading
 from datetime import timedelta
-from email.utils import make_msgid
+from email import policy
+from email.charset import Charset
+from email.generator import BytesGenerator
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, make_msgid
+from io import BytesIO
 
 from flask import current_app, render_template
-from flask_mail import Connection
-from flask_mail import Message as MailMessage
+from flask_mail import Connection, sanitize_address
 from sqlalchemy import select
 
 from ccr.extensions import db
@@ -25,6 +32,12 @@ log = logging.getLogger(__name__)
 REDACTED = "[This message held a one-time code or link and was erased after sending.]"
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 _wake = threading.Event()
+# How an email goes on the wire: CRLF line ends, headers kept as the strings they were set to.
+_WIRE = policy.compat32.clone(linesep="\r\n")
+# UTF-8 bodies as they are (7bit or 8bit), never base64 or quoted-printable, as Flask-Mail
+# sends them.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = None
 
 
 def header_safe(value: str, limit: int = 250) -> str:
@@ -105,6 +118,7 @@ def dispatch_pending(limit: int = 500) -> int:
     tried: set[int] = set()
     connection = None
     max_attempts = current_app.config["CCR_OUTBOX_MAX_ATTEMPTS"]
+    sender = _sender()
     try:
         while len(tried) < limit:
             row = _claim_next(tried)
@@ -119,7 +133,10 @@ def dispatch_pending(limit: int = 500) -> int:
                     if connection is None:
                         mail_state = current_app.extensions["mail"]
                         connection = _TimeoutConnection(mail_state).__enter__()
-                    connection.send(_build(row))
+                    to = _recipient(row)
+                    data = _build(row, sender, to)
+                    if connection.host is not None:  # None: MAIL_SUPPRESS_SEND
+                        connection.host.sendmail(sender, [to], data)
             except Exception as exc:  # SMTP down, refused, timed out ...
                 connection = _close(connection)
                 row.attempts += 1
@@ -174,27 +191,68 @@ class _TimeoutConnection(Connection):
         return host
 
 
-def _build(row: OutboxEmail) -> MailMessage:
-    msg = MailMessage(
-        subject=row.subject,
-        recipients=[row.recipient],
-        body=row.body_text,
-        html=row.body_html,
+def _build(row: OutboxEmail, sender: str, to: str) -> bytes:
+    """The email as Flask-Mail's Message built it: multipart/mixed around a
+    multipart/alternative of the text and HTML bodies (UTF-8, 8bit), with Flask-Mail's own
+    encoding of Subject, From and To. Serialised under compat32 with CRLF line ends rather
+    than Flask-Mail's policy.SMTP, which parses every header again through the header
+    registry, and with boundaries chosen here rather than by the generator, which compiles
+    a fresh regex per part to search the text for a free one.
+    """
+    alternative = MIMEMultipart(
+        "alternative",
+        _boundary(row.body_text, row.body_html),
+        [
+            MIMEText(row.body_text, "plain", _UTF8, policy=_WIRE),
+            MIMEText(row.body_html, "html", _UTF8, policy=_WIRE),
+        ],
+        policy=_WIRE,
     )
-    msg.msgId = message_id(row.id) if row.id else make_msgid()
-    return msg
+    msg = MIMEMultipart(
+        "mixed", _boundary(row.body_text, row.body_html), [alternative], policy=_WIRE
+    )
+    # header_safe again: a row edited after queue_email still cannot put CR/LF in a header.
+    subject = header_safe(row.subject)
+    if subject.isascii():
+        if subject:
+            msg["Subject"] = subject
+    else:  # encoded words folded to fit after "Subject: ", as Flask-Mail encodes it
+        msg["Subject"] = Header(subject, "utf-8", header_name="Subject")
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = message_id(row.id) if row.id else make_msgid()
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=_WIRE).flatten(msg)
+    return out.getvalue()
 
 
-def _write_file(row: OutboxEmail) -> None:
+def _boundary(*bodies: str) -> str:
+    """128 random bits that none of the bodies contains (so no part can end early)."""
+    while True:
+        boundary = f"==============={secrets.token_hex(16)}=="
+        if not any(boundary in body for body in bodies):
+            return boundary
+
+
+def _sender() -> str:
+    return sanitize_address(header_safe(current_app.extensions["mail"].default_sender))
+
+
+def _recipient(row: OutboxEmail) -> str:
+    return sanitize_address(header_safe(row.recipient, 254))
+
+
+def _write_file(row: OutboxEmail, data: bytes | None = None) -> None:
     """Development transport: the email as an .eml file under instance/mail/."""
     from pathlib import Path
 
     folder = Path(current_app.instance_path) / "mail"
     folder.mkdir(parents=True, exist_ok=True)
-    msg = _build(row)
-    msg.sender = msg.sender or current_app.config["MAIL_DEFAULT_SENDER"]
+    if data is None:
+        data = _build(row, _sender(), _recipient(row))
     path = folder / f"{row.id:06d}.eml"
-    path.write_bytes(msg.as_bytes())
+    path.write_bytes(data)
     log.info("email to %s (%s) written to %s", row.recipient, row.subject, path)
 
 

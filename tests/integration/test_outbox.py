@@ -13,14 +13,14 @@ from ccr.services.uow import commit, rollback
 from tests.support.smtp import body_html, body_text
 
 
-def _queue(to="alice@example.com", subject="Hello", **kw):
+def _queue(to="alice@example.com", subject="Hello", headline="Test", **kw):
     return queue_email(
         to,
         subject,
         "ticket_notice",
         user=_Who(),
         ticket=_Ticket(),
-        headline="Test",
+        headline=headline,
         link="http://localhost/t/1",
         **kw,
     )
@@ -147,6 +147,30 @@ def test_cr_lf_never_reaches_a_header(app, mailbox, subject):
     [msg] = mailbox.wait_for(1)
     assert msg["Bcc"] is None and msg["X-Evil"] is None
     assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Réponse à votre ticket — ça brûle",
+        "Ünïcödé " + "très long sujet " * 12,
+        "A plain subject long enough to be folded over more than one line " * 3,
+    ],
+)
+def test_non_ascii_and_long_subjects_arrive_as_queued(app, mailbox, subject):
+    _queue(subject=subject, headline="Ça brûle: 3 € de réduction")
+    commit()
+    assert dispatch_pending() == 1
+    [msg] = mailbox.wait_for(1)
+    [row] = _rows()
+    assert msg["Subject"] == row.subject == subject.strip()
+    assert msg["From"] == "CCR <no-reply@ccr.local>"
+    [alternative] = [p for p in msg.walk() if p.get_content_type() == "multipart/alternative"]
+    parts = [p.get_content_type() for p in alternative.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in alternative.iter_parts())
+    assert "Ça brûle: 3 € de réduction" in body_text(msg)
+    assert "Ça brûle: 3 € de réduction" in body_html(msg)
 
 
 def test_two_dispatchers_on_postgresql_never_send_the_same_row(app, mailbox, backend):
