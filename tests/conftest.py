@@ -110,10 +110,14 @@ def mailbox(smtp_sink):
     """The SMTP sink, emptied and running; restarted after a test that stopped it."""
     smtp_sink.clear()
     smtp_sink.reply_code = None
+    smtp_sink.refuse.clear()
+    smtp_sink.drop_after = None
     if smtp_sink._controller is None:
         smtp_sink.start()
     yield smtp_sink
     smtp_sink.reply_code = None
+    smtp_sink.refuse.clear()
+    smtp_sink.drop_after = None
     if smtp_sink._controller is None:
         smtp_sink.start()
 

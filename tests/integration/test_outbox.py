@@ -13,14 +13,14 @@ from ccr.services.uow import commit, rollback
 from tests.support.smtp import body_html, body_text
 
 
-def _queue(to="alice@example.com", subject="Hello", **kw):
+def _queue(to="alice@example.com", subject="Hello", headline="Test", **kw):
     return queue_email(
         to,
         subject,
         "ticket_notice",
         user=_Who(),
         ticket=_Ticket(),
-        headline="Test",
+        headline=headline,
         link="http://localhost/t/1",
         **kw,
     )
@@ -131,12 +131,14 @@ def test_after_max_attempts_the_row_is_dead_and_logged(app, mailbox, caplog):
 
 def test_a_sensitive_row_no_longer_holds_its_body_once_sent(app, mailbox):
     _queue(sensitive=True)
+    _queue()  # in the same batch, an ordinary row keeps its body
     commit()
-    dispatch_pending()
-    [msg] = mailbox.wait_for(1)
-    assert "Printer on fire" in body_text(msg)
-    [row] = _rows()
-    assert row.body_text == REDACTED and row.body_html == REDACTED
+    assert dispatch_pending() == 2
+    messages = mailbox.wait_for(2)
+    assert all("Printer on fire" in body_text(msg) for msg in messages)
+    secret, ordinary = _rows()
+    assert secret.body_text == REDACTED and secret.body_html == REDACTED
+    assert "Printer on fire" in ordinary.body_text and "Printer on fire" in ordinary.body_html
 
 
 @pytest.mark.parametrize("subject", ["Hi\r\nBcc: victim@example.com", "Hi\nX-Evil: 1"])
@@ -149,29 +151,168 @@ def test_cr_lf_never_reaches_a_header(app, mailbox, subject):
     assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Réponse à votre ticket — ça brûle",
+        "Ünïcödé " + "très long sujet " * 12,
+        "A plain subject long enough to be folded over more than one line " * 3,
+    ],
+)
+def test_non_ascii_and_long_subjects_arrive_as_queued(app, mailbox, subject):
+    _queue(subject=subject, headline="Ça brûle: 3 € de réduction")
+    commit()
+    assert dispatch_pending() == 1
+    [msg] = mailbox.wait_for(1)
+    [row] = _rows()
+    assert msg["Subject"] == row.subject == subject.strip()
+    assert msg["From"] == "CCR <no-reply@ccr.local>"
+    [alternative] = [p for p in msg.walk() if p.get_content_type() == "multipart/alternative"]
+    parts = [p.get_content_type() for p in alternative.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in alternative.iter_parts())
+    assert "Ça brûle: 3 € de réduction" in body_text(msg)
+    assert "Ça brûle: 3 € de réduction" in body_html(msg)
+
+
 def test_two_dispatchers_on_postgresql_never_send_the_same_row(app, mailbox, backend):
-    """FOR UPDATE SKIP LOCKED: a second dispatcher skips the row the first one holds."""
+    """FOR UPDATE SKIP LOCKED: a second dispatcher skips the rows of the first one's batch."""
     if backend != "postgresql":
         pytest.skip("row locking with SKIP LOCKED is a PostgreSQL feature")
-    from ccr.notify.email import _claim_next
+    from ccr.notify.email import _claim_batch
 
-    for i in range(2):
+    for i in range(3):
         _queue(subject=f"n{i}")
     commit()
-    first = _claim_next(set())  # this session now holds the row lock
+    first = {row.id for row in _claim_batch(2)}  # this session now holds two row locks
     other = db.engine.connect()
     try:
-        row = other.execute(
-            select(OutboxEmail.id)
-            .where(OutboxEmail.status == OutboxStatus.PENDING)
-            .order_by(OutboxEmail.id)
-            .with_for_update(skip_locked=True)
-            .limit(1)
-        ).scalar()
-        assert row is not None and row != first.id
+        rows = (
+            other.execute(
+                select(OutboxEmail.id)
+                .where(OutboxEmail.status == OutboxStatus.PENDING)
+                .order_by(OutboxEmail.id)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        assert len(first) == 2 and len(rows) == 1 and rows[0] not in first
     finally:
         other.close()
         db.session.rollback()
+
+
+def test_more_rows_than_a_batch_are_each_sent_once(app, mailbox):
+    for i in range(7):
+        _queue(to=f"user{i}@example.com", subject=f"n{i}")
+    commit()
+    assert dispatch_pending(limit=5, batch_size=2) == 5  # the limit holds across batches
+    assert dispatch_pending(batch_size=2) == 2
+    assert dispatch_pending(batch_size=2) == 0
+    messages = mailbox.wait_for(7)
+    rows = _rows()
+    assert all(row.status == OutboxStatus.SENT and row.attempts == 1 for row in rows)
+    assert sorted(m["Message-ID"] for m in messages) == sorted(
+        f"<ccr-outbox-{row.id}@localhost>" for row in rows
+    )
+    assert {m["To"] for m in messages} == {f"user{i}@example.com" for i in range(7)}
+
+
+def test_a_refused_recipient_fails_alone_and_the_rest_of_the_batch_is_sent(app, mailbox):
+    mailbox.refuse.add("nobody@example.com")
+    for to in ("a@example.com", "nobody@example.com", "c@example.com"):
+        _queue(to=to)
+    commit()
+    start = utcnow()
+    assert dispatch_pending() == 2
+    assert sorted(m["To"] for m in mailbox.wait_for(2)) == ["a@example.com", "c@example.com"]
+    a, refused, c = _rows()
+    assert a.status == c.status == OutboxStatus.SENT
+    assert refused.status == OutboxStatus.PENDING and refused.attempts == 1
+    assert "550" in refused.last_error and refused.next_attempt_at > start
+
+    mailbox.refuse.clear()
+    assert dispatch_pending() == 0  # it waits for its retry time
+    with time_machine.travel(refused.next_attempt_at + timedelta(seconds=1), tick=False):
+        assert dispatch_pending() == 1
+    assert mailbox.wait_for(3)[-1]["To"] == "nobody@example.com"
+
+
+def test_the_server_going_away_mid_batch_leaves_the_unsent_rows_pending(app, mailbox):
+    mailbox.drop_after = 2  # accepts two messages, then hangs up on the third
+    for i in range(5):
+        _queue(subject=f"n{i}")
+    commit()
+    start = utcnow()
+    assert dispatch_pending() == 2
+    rows = _rows()
+    assert [row.status for row in rows] == [OutboxStatus.SENT] * 2 + [OutboxStatus.PENDING] * 3
+    cut_off = rows[2]  # no answer to its data: not sent, retried with backoff
+    assert cut_off.attempts == 1 and cut_off.last_error and cut_off.next_attempt_at > start
+    assert [row.attempts for row in rows[3:]] == [0, 0]  # never tried: still due
+    assert all(row.next_attempt_at <= start for row in rows[3:])
+
+    mailbox.drop_after = None
+    assert dispatch_pending() == 2
+    with time_machine.travel(cut_off.next_attempt_at + timedelta(seconds=1), tick=False):
+        assert dispatch_pending() == 1
+    subjects = sorted(m["Subject"] for m in mailbox.wait_for(5))
+    assert subjects == [f"n{i}" for i in range(5)]
+
+
+def test_a_round_stopped_mid_batch_records_what_was_already_accepted(app, mailbox, monkeypatch):
+    """The worker told to stop (an exception that is not an Exception) between two sends:
+    the accepted email is recorded as sent, so a restart does not send it again."""
+    from ccr.notify import email as outbox
+
+    for i in range(3):
+        _queue(subject=f"n{i}")
+    commit()
+    real_build = outbox._build
+    built = []
+
+    def stop_on_the_second(row, sender, to):
+        built.append(row.id)
+        if len(built) == 2:
+            raise KeyboardInterrupt
+        return real_build(row, sender, to)
+
+    monkeypatch.setattr(outbox, "_build", stop_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        dispatch_pending()
+    db.session.expire_all()
+    first, second, third = _rows()
+    assert first.status == OutboxStatus.SENT and len(mailbox.wait_for(1)) == 1
+    assert second.status == third.status == OutboxStatus.PENDING
+    assert second.attempts == third.attempts == 0
+
+
+def test_a_failure_to_record_a_batch_resends_it_rather_than_losing_it(app, mailbox, monkeypatch):
+    """Sent but not recorded (the process or the database died before the commit): the rows
+    are still pending, so they go again, recognisable by the same Message-ID."""
+    from ccr.notify import email as outbox
+
+    for i in range(3):
+        _queue(subject=f"n{i}")
+    commit()
+
+    def database_gone(rows):
+        raise RuntimeError("the database went away")
+
+    real_mark_sent = outbox._mark_sent
+    monkeypatch.setattr(outbox, "_mark_sent", database_gone)
+    with pytest.raises(RuntimeError):
+        dispatch_pending()
+    db.session.rollback()
+    assert len(mailbox.wait_for(3)) == 3
+    assert all(row.status == OutboxStatus.PENDING for row in _rows())
+
+    monkeypatch.setattr(outbox, "_mark_sent", real_mark_sent)
+    assert dispatch_pending() == 3
+    ids = [m["Message-ID"] for m in mailbox.wait_for(6)]
+    assert sorted(ids) == sorted([f"<ccr-outbox-{row.id}@localhost>" for row in _rows()] * 2)
+    assert all(row.status == OutboxStatus.SENT for row in _rows())
 
 
 def test_development_without_a_mail_server_writes_emails_to_instance_mail(app, mailbox):

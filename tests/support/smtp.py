@@ -20,9 +20,18 @@ class _Handler:
     def __init__(self, sink: "SmtpSink") -> None:
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.lower() in self.sink.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         if self.sink.reply_code:
             return self.sink.reply_code
+        if self.sink.drop_after is not None and len(self.sink.messages) >= self.sink.drop_after:
+            server.transport.close()  # the server goes away before answering this message
+            return "421 4.3.2 going away"
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.sink.lock:
             self.sink.messages.append(msg)
@@ -35,6 +44,8 @@ class SmtpSink:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
         self.reply_code: str | None = None  # e.g. "451 try later" to refuse every message
+        self.refuse: set[str] = set()  # recipients refused at RCPT TO (550), in lower case
+        self.drop_after: int | None = None  # hang up on any message after this many
         self._controller: Controller | None = None
 
     def start(self) -> "SmtpSink":
