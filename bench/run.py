@@ -459,7 +459,7 @@ async def idle_phase(base_url: str, cookies: list[str], server: Server) -> dict:
 
 
 def next_rate(rate: int) -> int:
-    for step in (50, 100, 200, 400, 600, 800, 1000, 1200, 1600, 2000, 2400, 3000):
+    for step in (50, 100, 200, 300, 400, 600, 800, 1000, 1200, 1600, 2000, 2400, 3000):
         if step > rate:
             return step
     return rate * 2

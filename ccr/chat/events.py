@@ -35,7 +35,7 @@ SOCKET_TICKET = (
     .where(Ticket.id == bindparam("ticket_id"))
     .options(load_only(
         Ticket.subject, Ticket.status, Ticket.customer_id, Ticket.assignee_id,
-        Ticket.first_response_at,
+        Ticket.first_response_at, Ticket.last_activity_at,
     ))
 )  # fmt: skip
 

@@ -311,3 +311,29 @@ def test_the_sending_socket_learns_its_message_from_the_ack_and_its_other_tabs_b
     assert created(sender) == []  # one frame less: the ack already carries the id
     assert [m["id"] for m in created(other_tab)] == [ack["id"]]
     assert [m["id"] for m in created(agt)] == [ack["id"]]
+
+
+def test_a_message_moves_the_tickets_last_activity_at_most_every_30_seconds(
+    app, socket_client, convo
+):
+    """Lists sort by last activity; rewriting its indexes on every message of a lively chat
+    cost more than the message itself, so a burst moves it once (lists show minutes)."""
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+
+    def activity():
+        db.session.expire_all()
+        return db.session.get(Ticket, ticket_id).last_activity_at
+
+    start = utcnow() + timedelta(hours=1)
+    with time_machine.travel(start, tick=False):
+        assert send(cust, ticket_id, "an hour later")["ok"]
+        assert activity() == start
+    with time_machine.travel(start + timedelta(seconds=10), tick=False):
+        assert send(cust, ticket_id, "ten seconds later")["ok"]
+        assert activity() == start
+    later = start + timedelta(seconds=31)
+    with time_machine.travel(later, tick=False):
+        assert send(cust, ticket_id, "half a minute later")["ok"]
+        assert activity() == later
+    assert count_messages() == 3
