@@ -6,12 +6,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Select, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from ccr.auth.guards import ticket_endpoint
 from ccr.extensions import db
 from ccr.forms import TicketActionForm
-from ccr.models import Message, Ticket, TicketEvent
+from ccr.models import Message, Ticket, TicketEvent, User
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import messages_after
 from ccr.services.tickets import TRANSITIONS, allowed_verbs, change_status, get_ticket_for
@@ -43,11 +43,32 @@ def paginate(query: Select, per_page: int = PER_PAGE) -> Page:
     return Page(rows[:per_page], number, len(rows) > per_page)
 
 
+_LIST_USER = (User.first_name, User.last_name, User.role, User.deleted_at)  # for full_name
+
+
 def paginate_tickets(query: Select, per_page: int = PER_PAGE) -> Page:
-    """A page of tickets with their customers and agents loaded in two queries, not two per row."""
-    return paginate(
-        query.options(selectinload(Ticket.customer), selectinload(Ticket.assignee)), per_page
+    """A page of tickets: first the page's ids, which the list indexes hold (a deep page skips
+    thousands of index entries, not thousands of rows), then those tickets with their
+    customers and agents, in three queries rather than two per row."""
+    number = page_number()
+    ids = list(
+        db.session.scalars(
+            query.with_only_columns(Ticket.id).limit(per_page + 1).offset((number - 1) * per_page)
+        )
     )
+    shown = ids[:per_page]
+    rows = db.session.scalars(
+        select(Ticket)
+        .where(Ticket.id.in_(shown))
+        .options(
+            defer(Ticket.description),
+            defer(Ticket.rating_comment),
+            selectinload(Ticket.customer).load_only(*_LIST_USER),
+            selectinload(Ticket.assignee).load_only(*_LIST_USER),
+        )
+    )
+    by_id = {t.id: t for t in rows}
+    return Page([by_id[i] for i in shown if i in by_id], number, len(ids) > per_page)
 
 
 class AgentChoices:

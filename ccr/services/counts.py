@@ -76,9 +76,7 @@ def rebuild(connection) -> None:
     connection.execute(
         insert(_COUNTS).from_select(
             ["assignee_id", "status", "tickets"],
-            select(assignee, _TICKETS.c.status, func.count()).group_by(
-                assignee, _TICKETS.c.status
-            ),
+            select(assignee, _TICKETS.c.status, func.count()).group_by(assignee, _TICKETS.c.status),
         )
     )
 
