@@ -10,6 +10,8 @@ A bulk load that bypasses the ORM calls rebuild() afterwards.
 from collections import Counter
 
 from sqlalchemy import delete, event, func, insert, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
 
 from ccr.models import Ticket, TicketCount, TicketStatus
@@ -56,8 +58,20 @@ def _track(session: Session, _context, _instances) -> None:
 
 def _apply(session: Session, moves: Counter) -> None:
     connection = session.connection()
+    upsert = _UPSERTS.get(connection.dialect.name)
     for (assignee_id, status), delta in sorted(moves.items()):  # one lock order everywhere
         if delta == 0:
+            continue
+        if upsert is not None:
+            # One statement: two transactions opening the same (agent, status) row at once
+            # both succeed (an UPDATE-then-INSERT would fail one on the primary key).
+            stmt = upsert(_COUNTS).values(assignee_id=assignee_id, status=status, tickets=delta)
+            connection.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["assignee_id", "status"],
+                    set_={"tickets": _COUNTS.c.tickets + delta},
+                )
+            )
             continue
         where = (_COUNTS.c.assignee_id == assignee_id) & (_COUNTS.c.status == status)
         changed = connection.execute(
@@ -67,6 +81,9 @@ def _apply(session: Session, moves: Counter) -> None:
             connection.execute(
                 insert(_COUNTS).values(assignee_id=assignee_id, status=status, tickets=delta)
             )
+
+
+_UPSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 def rebuild(connection) -> None:

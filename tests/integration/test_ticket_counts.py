@@ -126,3 +126,45 @@ def test_a_ticket_added_without_a_status_counts_as_open(make_user, status):
     db.session.add(ticket)
     commit()
     assert _kept() == _real() == {(0, "open"): 1}
+
+
+def test_two_transactions_opening_the_same_count_row_both_commit(make_user, backend):
+    """PostgreSQL: the first ticket of an (agent, status) pair in two concurrent transactions.
+    The second waits for the first and adds to its row; neither fails on the primary key."""
+    if backend != "postgresql":
+        pytest.skip("needs two concurrent writers: SQLite serialises whole transactions")
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    customer = make_user(Role.CUSTOMER)
+    agent = make_user(Role.AGENT)
+    now = db.session.scalar(select(func.now()))
+
+    def ticket():
+        return Ticket(subject="S", description="D", customer_id=customer.id,
+                      assignee_id=agent.id, status=S.ASSIGNED, last_activity_at=now)  # fmt: skip
+
+    first, second = Session(db.engine), Session(db.engine)
+    errors: list[Exception] = []
+    first.add(ticket())
+    first.flush()  # holds the new (agent, assigned) row until it commits
+
+    def other() -> None:
+        try:
+            second.add(ticket())
+            second.commit()
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # waiting for the first transaction's row
+    first.commit()
+    thread.join(10)
+    first.close()
+    second.close()
+    assert errors == []
+    db.session.expire_all()
+    assert _kept() == _real() == {(agent.id, "assigned"): 2}
