@@ -50,16 +50,10 @@ def paginate_tickets(query: Select, per_page: int = PER_PAGE) -> Page:
     """A page of tickets: first the page's ids, which the list indexes hold (a deep page skips
     thousands of index entries, not thousands of rows), then those tickets with their
     customers and agents, in three queries rather than two per row."""
-    number = page_number()
-    ids = list(
-        db.session.scalars(
-            query.with_only_columns(Ticket.id).limit(per_page + 1).offset((number - 1) * per_page)
-        )
-    )
-    shown = ids[:per_page]
+    ids = paginate(query.with_only_columns(Ticket.id), per_page)
     rows = db.session.scalars(
         select(Ticket)
-        .where(Ticket.id.in_(shown))
+        .where(Ticket.id.in_(ids.items))
         .options(
             defer(Ticket.description),
             defer(Ticket.rating_comment),
@@ -68,7 +62,7 @@ def paginate_tickets(query: Select, per_page: int = PER_PAGE) -> Page:
         )
     )
     by_id = {t.id: t for t in rows}
-    return Page([by_id[i] for i in shown if i in by_id], number, len(ids) > per_page)
+    return Page([by_id[i] for i in ids.items if i in by_id], ids.number, ids.has_next)
 
 
 class AgentChoices:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
 
+from ccr.extensions import db
 from ccr.models import Ticket, TicketCount, TicketStatus
 
 UNASSIGNED = 0
@@ -98,20 +99,16 @@ def rebuild(connection) -> None:
     )
 
 
-def by_status(assignee_id: int | None = None) -> dict[TicketStatus, int]:
-    """Tickets per status: all of them, or one agent's (UNASSIGNED for the pool)."""
-    from ccr.extensions import db
-
-    query = select(_COUNTS.c.status, func.sum(_COUNTS.c.tickets)).group_by(_COUNTS.c.status)
-    if assignee_id is not None:
-        query = query.where(_COUNTS.c.assignee_id == assignee_id)
-    return {TicketStatus(s): int(n) for s, n in db.session.execute(query) if n}
+def by_status(assignee_id: int) -> dict[TicketStatus, int]:
+    """One agent's tickets per status (UNASSIGNED: the pool's)."""
+    rows = db.session.execute(
+        select(_COUNTS.c.status, _COUNTS.c.tickets).where(_COUNTS.c.assignee_id == assignee_id)
+    )
+    return {TicketStatus(s): n for s, n in rows if n}
 
 
 def by_assignee(statuses) -> dict[int, int]:
     """Tickets in these statuses per assignee id (UNASSIGNED included)."""
-    from ccr.extensions import db
-
     rows = db.session.execute(
         select(_COUNTS.c.assignee_id, func.sum(_COUNTS.c.tickets))
         .where(_COUNTS.c.status.in_([TicketStatus(s).value for s in statuses]))
