@@ -11,7 +11,7 @@ from sqlalchemy.orm import load_only
 from ccr import rooms
 from ccr.chat import presence, ratelimit
 from ccr.extensions import db, socketio
-from ccr.models import Role, Ticket, User
+from ccr.models import Role, Ticket, TicketSnapshot, User
 from ccr.security import load_user
 from ccr.services import ServiceError
 from ccr.services.messages import mark_read, message_payload, messages_after, post_message
@@ -19,9 +19,8 @@ from ccr.services.permissions import can_see_internal_notes, can_view_ticket
 from ccr.services.uow import commit
 
 log = logging.getLogger(__name__)
-# Each event loads only the columns the chat needs (anything else loads on first use):
-# parsing a whole ticket row (description, six timestamps) was a visible share of its cost.
-# Built once: SQLAlchemy then reuses the statement's cache key instead of rebuilding it.
+# The first event of a socket builds its User from these columns only (anything else loads
+# on first use); later events reuse it while its row stays the same (_socket_state).
 SOCKET_USER = (
     select(User)
     .where(User.id == bindparam("user_id"))
@@ -30,27 +29,29 @@ SOCKET_USER = (
         User.notify_chat_email, User.deleted_at,
     ))
 )  # fmt: skip
-SOCKET_TICKET = (
-    select(Ticket)
-    .where(Ticket.id == bindparam("ticket_id"))
-    .options(load_only(
-        Ticket.subject, Ticket.status, Ticket.customer_id, Ticket.assignee_id,
-        Ticket.first_response_at, Ticket.last_activity_at,
-    ))
-)  # fmt: skip
-
 
 # What decides whether a socket's user may go on, and what its messages show of them.
 _USER_STATE = ("session_version", "active", "deleted_at", "role", "first_name", "last_name",
                "notify_chat_email")  # fmt: skip
-SOCKET_USER_STATE = select(*(User.__table__.c[c] for c in _USER_STATE)).where(
-    User.__table__.c.id == bindparam("user_id")
+_USERS, _TICKETS = User.__table__, Ticket.__table__
+# Every event's one query: the user's row and, when the event names a ticket, the ticket's
+# (an outer join, so a missing ticket still returns the user). Built once, so SQLAlchemy
+# reuses its compiled form.
+SOCKET_STATE = (
+    select(
+        *(_USERS.c[c] for c in _USER_STATE),
+        *(_TICKETS.c[c] for c in TicketSnapshot.COLUMNS),
+    )
+    .select_from(_USERS.outerjoin(_TICKETS, _TICKETS.c.id == bindparam("ticket_id")))
+    .where(_USERS.c.id == bindparam("user_id"))
 )
 _CACHE = "ccr.socket_user"
+_ID_MAX = 2**63 - 1  # the largest id a database column holds
 
 
-def _fresh_user() -> User | None:
-    """Check the user against the database: a deactivated or logged-out user is refused.
+def _socket_state(ticket_id: int | None = None) -> tuple[User | None, TicketSnapshot | None]:
+    """The socket's user, checked against the database (a deactivated or logged-out user
+    gets None), and the ticket `ticket_id` as it is now (None if there is none).
 
     The identity comes from this socket's session (a copy of the login cookie's taken at
     connect). Every event reads the user's row again; the User object built from it is kept
@@ -58,44 +59,57 @@ def _fresh_user() -> User | None:
     building it cost more than the query (bench/README.md)."""
     token = session.get("_user_id")
     if not isinstance(token, str):
-        return None
+        return None, None
+    user_id = token.partition(":")[0]
+    if not user_id.isdigit() or int(user_id) > _ID_MAX:
+        return None, None
+    row = (
+        db.session.connection()
+        .execute(SOCKET_STATE, {"user_id": int(user_id), "ticket_id": ticket_id})
+        .first()
+    )
+    if row is None:
+        return None, None
+    state = tuple(row[: len(_USER_STATE)])
     cached = request.environ.get(_CACHE)
-    if cached is not None and cached[0] == token:
-        user, state = cached[1], cached[2]
-        row = db.session.connection().execute(SOCKET_USER_STATE, {"user_id": user.id}).first()
-        if row is not None and tuple(row) == state:
-            return user
-    request.environ.pop(_CACHE, None)
-    user = load_user(token, SOCKET_USER)
-    if user is not None:
+    if cached is None or cached[0] != token or cached[2] != state:
+        request.environ.pop(_CACHE, None)
+        user = load_user(token, SOCKET_USER)
+        if user is None:
+            return None, None
         db.session.expunge(user)  # a commit must not expire what the socket keeps
-        request.environ[_CACHE] = (token, user, tuple(getattr(user, c) for c in _USER_STATE))
-    return user
+        cached = (token, user, tuple(getattr(user, c) for c in _USER_STATE))
+        request.environ[_CACHE] = cached
+    ticket_row = row[len(_USER_STATE) :]
+    ticket = TicketSnapshot(*ticket_row) if ticket_row[0] is not None else None
+    return cached[1], ticket
 
 
 def authorised(action: str):
-    """Reload and check the user, apply the per-user rate limit, turn errors into acks."""
+    """Reload and check the user, apply the per-user rate limit, turn errors into acks.
+    The handler gets (user, the ticket the event's `ticket_id` names, data); an event
+    naming no ticket the user may view is answered "No such ticket."."""
 
     def decorator(handler):
         @functools.wraps(handler)
         def wrapper(data=None):
-            return _run(action, handler, data)
+            return _run(action, handler, data if isinstance(data, dict) else {})
 
         return wrapper
 
     return decorator
 
 
-def _run(action: str, handler, data):
+def _run(action: str, handler, data: dict):
     # Each event runs in its own app context, whose teardown removes the database session.
-    user = _fresh_user()
+    user, ticket = _socket_state(_ticket_id(data))
     if user is None:
         socketio.server.disconnect(request.sid, namespace="/")
         return {"ok": False, "error": "Your session has ended. Please log in again."}
     if not ratelimit.allow(action, user.id):
         return {"ok": False, "error": "You are sending too fast. Wait a few seconds and retry."}
     try:
-        return handler(user, data if isinstance(data, dict) else {})
+        return handler(user, _viewable(user, ticket), data)
     except ServiceError as exc:
         db.session.rollback()
         return {"ok": False, "error": str(exc)}
@@ -108,12 +122,15 @@ def _run(action: str, handler, data):
         }
 
 
-def _ticket(user: User, data: dict) -> Ticket:
+def _ticket_id(data: dict) -> int | None:
     try:
         ticket_id = int(data.get("ticket_id"))
     except (TypeError, ValueError):
-        raise ServiceError("No such ticket.") from None
-    ticket = db.session.execute(SOCKET_TICKET, {"ticket_id": ticket_id}).scalar()
+        return None
+    return ticket_id if 0 < ticket_id <= _ID_MAX else None
+
+
+def _viewable(user: User, ticket: TicketSnapshot | None) -> TicketSnapshot:
     if ticket is None or not can_view_ticket(user, ticket):
         raise ServiceError("No such ticket.")
     return ticket
@@ -121,7 +138,7 @@ def _ticket(user: User, data: dict) -> Ticket:
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    user = _fresh_user()
+    user, _ticket = _socket_state()
     if user is None:
         raise ConnectionRefusedError("authentication required")
     presence.add(request.sid, user.id)
@@ -139,8 +156,7 @@ def on_disconnect(*_args):
 
 @socketio.on("join_ticket")
 @authorised("join_ticket")
-def on_join_ticket(user: User, data: dict):
-    ticket = _ticket(user, data)
+def on_join_ticket(user: User, ticket: TicketSnapshot, data: dict):
     join_room(rooms.ticket(ticket.id))
     if can_see_internal_notes(user, ticket):
         join_room(rooms.ticket_staff(ticket.id))
@@ -154,8 +170,7 @@ def on_join_ticket(user: User, data: dict):
 
 @socketio.on("send_message")
 @authorised("send_message")
-def on_send_message(user: User, data: dict):
-    ticket = _ticket(user, data)
+def on_send_message(user: User, ticket: TicketSnapshot, data: dict):
     posted = post_message(
         ticket,
         user,
@@ -169,8 +184,7 @@ def on_send_message(user: User, data: dict):
 
 @socketio.on("typing")
 @authorised("typing")
-def on_typing(user: User, data: dict):
-    ticket = _ticket(user, data)
+def on_typing(user: User, ticket: TicketSnapshot, data: dict):
     emit(
         "typing",
         {
@@ -187,8 +201,7 @@ def on_typing(user: User, data: dict):
 
 @socketio.on("mark_read")
 @authorised("mark_read")
-def on_mark_read(user: User, data: dict):
-    ticket = _ticket(user, data)
+def on_mark_read(user: User, ticket: TicketSnapshot, data: dict):
     marker = mark_read(ticket, user, _int(data.get("message_id")))
     commit()
     return {"ok": True, "message_id": marker}

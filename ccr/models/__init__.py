@@ -10,6 +10,7 @@ from ccr.models.ticket import (
     Priority,
     Ticket,
     TicketCount,
+    TicketSnapshot,
     TicketStatus,
     format_reference,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Role",
     "Ticket",
     "TicketCount",
+    "TicketSnapshot",
     "TicketEvent",
     "TicketStatus",
     "User",

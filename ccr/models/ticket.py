@@ -1,5 +1,7 @@
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -122,6 +124,31 @@ class TicketCount(db.Model):
     tickets: Mapped[int] = mapped_column(Integer, default=0)
 
 
+@dataclass(frozen=True, slots=True)
+class TicketSnapshot:
+    """The columns a chat event needs of a ticket, read as a plain row with the socket
+    user's check (ccr.chat.events): building the ORM object was a sixth of a chat
+    message's server time (bench/README.md). Read-only; what changes a ticket loads the
+    model (ccr.services.messages does for the rare cases)."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "id", "subject", "status", "customer_id", "assignee_id", "first_response_at",
+        "last_activity_at",
+    )  # fmt: skip
+
+    id: int
+    subject: str
+    status: TicketStatus
+    customer_id: int
+    assignee_id: int | None
+    first_response_at: datetime | None
+    last_activity_at: datetime | None
+
+    @property
+    def reference(self) -> str:
+        return format_reference(self.id)
+
+
 def format_reference(ticket_id: int) -> str:
     return f"CCR-{ticket_id:06d}"
 
@@ -132,4 +159,4 @@ def parse_reference(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 12 else None
 
 
-__all__ = ["Category", "Priority", "Ticket", "TicketCount", "TicketStatus"]
+__all__ = ["Category", "Priority", "Ticket", "TicketCount", "TicketSnapshot", "TicketStatus"]

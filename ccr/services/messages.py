@@ -9,7 +9,16 @@ from sqlalchemy.exc import IntegrityError
 
 from ccr import rooms
 from ccr.extensions import db
-from ccr.models import Message, ReadMarker, Role, Ticket, TicketStatus, User, utcnow
+from ccr.models import (
+    Message,
+    ReadMarker,
+    Role,
+    Ticket,
+    TicketSnapshot,
+    TicketStatus,
+    User,
+    utcnow,
+)
 from ccr.notify import push
 from ccr.services import NotFound, ServiceError
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
@@ -51,7 +60,7 @@ def _payload(message_id: int, values: dict, author: User | None) -> dict:
 
 
 def post_message(
-    ticket: Ticket,
+    ticket: Ticket | TicketSnapshot,
     author: User,
     body: str,
     client_id: str,
@@ -62,6 +71,7 @@ def post_message(
     """Save a message and commit; pushes go out after the commit.
 
     A resend with the same client id returns the first row's id and creates nothing.
+    `ticket`: the model, or the chat's snapshot of it (the model is loaded when needed).
     `sender_sid`: the socket that sent it, which learns the id from its ack and so is not
     sent message_created (the author's other tabs are).
     """
@@ -113,7 +123,7 @@ def post_message(
             from ccr.services.tickets import change_status
 
             # The agent's "the customer replied" email already covers this message.
-            change_status(ticket, "customer_replied", actor=author)
+            change_status(_model(ticket), "customer_replied", actor=author)
             internal_or_announced = True
     if not internal_or_announced:
         _queue_chat_email(ticket, author, now)
@@ -123,6 +133,16 @@ def post_message(
     _queue_activity(ticket, author, internal)
     commit()
     return Posted(message_id, created=True)
+
+
+def _model(ticket: Ticket | TicketSnapshot) -> Ticket:
+    """The ticket as a model, for the rare paths that change or render it."""
+    if isinstance(ticket, Ticket):
+        return ticket
+    model = db.session.get(Ticket, ticket.id)
+    if model is None:
+        raise NotFound("No such ticket.")
+    return model
 
 
 _INSERT_MESSAGE = insert(Message.__table__)
@@ -135,7 +155,9 @@ _TOUCH = (
 _TOUCH_FIRST_RESPONSE = _TOUCH.values(first_response_at=bindparam("now"))
 
 
-def _refusal(ticket: Ticket, author: User, body: str, internal: bool) -> str | None:
+def _refusal(
+    ticket: Ticket | TicketSnapshot, author: User, body: str, internal: bool
+) -> str | None:
     """Why this message cannot be posted, or None."""
     if not body:
         return "Write a message first."
@@ -149,7 +171,7 @@ def _refusal(ticket: Ticket, author: User, body: str, internal: bool) -> str | N
 
 
 def messages_after(
-    ticket: Ticket, viewer: User, after_id: int = 0, limit: int = 500
+    ticket: Ticket | TicketSnapshot, viewer: User, after_id: int = 0, limit: int = 500
 ) -> list[Message]:
     """Catch-up: the messages the viewer may see with an id above after_id, in id order."""
     query = select(Message).where(Message.ticket_id == ticket.id, Message.id > after_id)
@@ -168,7 +190,7 @@ def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
     )
 
 
-def mark_read(ticket: Ticket, reader: User, message_id: int | None = None) -> int:
+def mark_read(ticket: Ticket | TicketSnapshot, reader: User, message_id: int | None = None) -> int:
     """Move the reader's marker forward (never back) to message_id, or to the newest message
     they may see; the other side is told after the commit. Returns the marker. The caller
     commits."""
@@ -201,7 +223,7 @@ def _marker(user_id: int, ticket_id: int) -> ReadMarker:
     return marker
 
 
-def _queue_activity(ticket: Ticket, author: User, internal: bool) -> None:
+def _queue_activity(ticket: Ticket | TicketSnapshot, author: User, internal: bool) -> None:
     """Tell the other participants' dashboards (unread counts, badges) about a new message.
     Their sockets on this ticket's page are skipped: message_created already told them."""
     from ccr.chat import presence
@@ -214,7 +236,7 @@ def _queue_activity(ticket: Ticket, author: User, internal: bool) -> None:
             on_commit(push.emit, "ticket_activity", data, rooms.user(user_id), skip_sid=watching)
 
 
-def _queue_chat_email(ticket: Ticket, author: User, now) -> None:
+def _queue_chat_email(ticket: Ticket | TicketSnapshot, author: User, now) -> None:
     """Email the other side about new messages when they are not watching the ticket,
     at most once per ticket per CHAT_EMAIL_EVERY, unless they turned chat emails off."""
     from ccr.chat import presence
@@ -226,6 +248,7 @@ def _queue_chat_email(ticket: Ticket, author: User, now) -> None:
         return
     if presence.is_watching(recipient_id, ticket.id):  # no query for the usual live chat
         return
+    ticket = _model(ticket)
     recipient = ticket.assignee if author.role == Role.CUSTOMER else ticket.customer
     if not recipient.is_active or not recipient.notify_chat_email:
         return

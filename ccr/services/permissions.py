@@ -1,6 +1,6 @@
 """Pure predicates about who may do what. No queries, no side effects."""
 
-from ccr.models import Role, Ticket, User
+from ccr.models import Role, Ticket, TicketSnapshot, User
 
 
 def is_admin(user: User | None) -> bool:
@@ -11,7 +11,7 @@ def is_agent(user: User | None) -> bool:
     return user is not None and user.is_active and user.role == Role.AGENT
 
 
-def can_view_ticket(user: User | None, ticket: Ticket | None) -> bool:
+def can_view_ticket(user: User | None, ticket: Ticket | TicketSnapshot | None) -> bool:
     if user is None or ticket is None or not user.is_active:
         return False
     if user.role == Role.ADMIN:
@@ -21,7 +21,7 @@ def can_view_ticket(user: User | None, ticket: Ticket | None) -> bool:
     return ticket.customer_id == user.id
 
 
-def can_see_internal_notes(user: User | None, ticket: Ticket) -> bool:
+def can_see_internal_notes(user: User | None, ticket: Ticket | TicketSnapshot) -> bool:
     return can_view_ticket(user, ticket) and user is not None and user.is_staff
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from ccr.extensions import db
-from ccr.models import Message, ReadMarker, Role, Ticket, User, utcnow
+from ccr.models import Message, ReadMarker, Role, Ticket, TicketEvent, TicketStatus, User, utcnow
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.conftest import login
@@ -219,6 +219,37 @@ def test_an_agent_loses_every_event_at_once_after_reassignment(
     agt.get_received()
     send(cust, ticket_id, "after reassignment")
     assert created(agt) == []
+
+
+@pytest.mark.parametrize("bad_id", [0, -3, 2**63, 10**30, "x", None, [1], {"id": 1}])
+def test_a_ticket_id_that_cannot_exist_gets_no_such_ticket_on_every_event(
+    app, socket_client, convo, bad_id
+):
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    for event, payload in EVENTS:
+        ack = cust.emit(event, {"ticket_id": bad_id, **payload}, callback=True)
+        assert ack == {"ok": False, "error": "No such ticket."}, event
+    assert cust.is_connected() and count_messages() == 0
+
+
+def test_a_customers_chat_reply_to_a_ticket_waiting_on_them_moves_it_back_to_the_agent(
+    app, socket_client, convo
+):
+    ticket_id, customer, agent, _ = convo
+    tickets.change_status(db.session.get(Ticket, ticket_id), "wait", actor=agent)
+    commit()
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    assert send(cust, ticket_id, "Here is the screenshot you asked for")["ok"]
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket_id)
+    assert ticket.status == TicketStatus.IN_PROGRESS
+    [event] = db.session.scalars(
+        select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket_id, TicketEvent.new_value == "in_progress"
+        )
+    ).all()
+    assert event.actor_id == customer.id
 
 
 def test_a_stranger_without_a_session_cannot_connect(app, socket_client):
