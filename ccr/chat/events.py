@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from dataclasses import fields
 
 from flask import request, session
 from flask_socketio import ConnectionRefusedError, emit, join_room
@@ -40,7 +41,7 @@ _USERS, _TICKETS = User.__table__, Ticket.__table__
 SOCKET_STATE = (
     select(
         *(_USERS.c[c] for c in _USER_STATE),
-        *(_TICKETS.c[c] for c in TicketSnapshot.COLUMNS),
+        *(_TICKETS.c[f.name] for f in fields(TicketSnapshot)),
     )
     .select_from(_USERS.outerjoin(_TICKETS, _TICKETS.c.id == bindparam("ticket_id")))
     .where(_USERS.c.id == bindparam("user_id"))

@@ -1,7 +1,6 @@
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -128,13 +127,9 @@ class TicketCount(db.Model):
 class TicketSnapshot:
     """The columns a chat event needs of a ticket, read as a plain row with the socket
     user's check (ccr.chat.events): building the ORM object was a sixth of a chat
-    message's server time (bench/README.md). Read-only; what changes a ticket loads the
-    model (ccr.services.messages does for the rare cases)."""
-
-    COLUMNS: ClassVar[tuple[str, ...]] = (
-        "id", "subject", "status", "customer_id", "assignee_id", "first_response_at",
-        "last_activity_at",
-    )  # fmt: skip
+    message's server time (bench/README.md). Each field is the tickets column of its name.
+    Read-only; what changes a ticket loads the model (ccr.services.messages does for the
+    rare cases)."""
 
     id: int
     subject: str
