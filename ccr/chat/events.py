@@ -101,9 +101,17 @@ def authorised(action: str):
     return decorator
 
 
+_FAILED = "Something went wrong; the message was not saved. Please retry."
+
+
 def _run(action: str, handler, data: dict):
     # Each event runs in its own app context, whose teardown removes the database session.
-    user, ticket = _socket_state(_ticket_id(data))
+    try:
+        user, ticket = _socket_state(_ticket_id(data))
+    except Exception:  # e.g. the database is unreachable: the client is told, and retries
+        db.session.rollback()
+        log.exception("socket user check for %s failed", action)
+        return {"ok": False, "error": _FAILED}
     if user is None:
         socketio.server.disconnect(request.sid, namespace="/")
         return {"ok": False, "error": "Your session has ended. Please log in again."}
@@ -117,10 +125,7 @@ def _run(action: str, handler, data: dict):
     except Exception:
         db.session.rollback()
         log.exception("socket handler %s failed", handler.__name__)
-        return {
-            "ok": False,
-            "error": "Something went wrong; the message was not saved. Please retry.",
-        }
+        return {"ok": False, "error": _FAILED}
 
 
 def _ticket_id(data: dict) -> int | None:

@@ -58,6 +58,27 @@ def test_r1_a_failed_commit_gives_a_failure_ack_no_row_no_broadcast_then_a_retry
     assert [m["id"] for m in created(agt)] == [retry["id"]]
 
 
+def test_a_database_failure_during_the_user_check_gives_a_failure_ack_then_a_retry_works(
+    app, socket_client, convo, monkeypatch
+):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("could not connect to server"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(db.session, "connection", unreachable)
+        ack = send(cust, ticket_id, "Anyone there?", client_id="c-9")
+    assert ack["ok"] is False and "not saved" in ack["error"]
+    assert cust.is_connected() and count_messages() == 0 and created(agt) == []
+
+    retry = send(cust, ticket_id, "Anyone there?", client_id="c-9")
+    assert retry["ok"] and count_messages() == 1
+    assert [m["id"] for m in created(agt)] == [retry["id"]]
+
+
 def test_r2_the_same_client_id_three_times_makes_one_row_and_one_id(app, socket_client, convo):
     ticket_id, customer, agent, _ = convo
     cust, _ = joined(app, socket_client, customer, ticket_id)
