@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from ccr.extensions import db, login_manager
 from ccr.models import User, utcnow
+from ccr.models.base import ID_MAX
 
 LAST_SEEN_EVERY = timedelta(minutes=5)
 SOCKET_SESSION_RECHECK = 60.0  # seconds
@@ -55,18 +56,27 @@ def init_app(app: Flask) -> None:
     app.before_request(_idle_timeout)
 
 
+def parse_token(token: str) -> tuple[int, int] | None:
+    """The session cookie's "<id>:<session version>" as numbers; None if it is not one."""
+    user_id, _, version = token.partition(":")
+    if not user_id.isdigit() or not version.isdigit() or int(user_id) > ID_MAX:
+        return None
+    return int(user_id), int(version)
+
+
 @login_manager.user_loader
 def load_user(token: str, query=None) -> User | None:
     """The cookie carries "<id>:<session version>"; an old version is a logged-out session.
     `query`: a select(User) with a `user_id` parameter, for callers that need few columns."""
-    user_id, _, version = token.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    parsed = parse_token(token)
+    if parsed is None:
         return None
+    user_id, version = parsed
     if query is None:
-        user = db.session.get(User, int(user_id))
+        user = db.session.get(User, user_id)
     else:
-        user = db.session.execute(query, {"user_id": int(user_id)}).scalar()
-    if user is None or not user.is_active or user.session_version != int(version):
+        user = db.session.execute(query, {"user_id": user_id}).scalar()
+    if user is None or not user.is_active or user.session_version != version:
         return None
     return user
 

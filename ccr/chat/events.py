@@ -13,7 +13,8 @@ from ccr import rooms
 from ccr.chat import presence, ratelimit
 from ccr.extensions import db, socketio
 from ccr.models import Role, Ticket, TicketSnapshot, User
-from ccr.security import load_user
+from ccr.models.base import ID_MAX
+from ccr.security import load_user, parse_token
 from ccr.services import ServiceError
 from ccr.services.messages import mark_read, message_payload, messages_after, post_message
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
@@ -47,7 +48,6 @@ SOCKET_STATE = (
     .where(_USERS.c.id == bindparam("user_id"))
 )
 _CACHE = "ccr.socket_user"
-_ID_MAX = 2**63 - 1  # the largest id a database column holds
 
 
 def _socket_state(ticket_id: int | None = None) -> tuple[User | None, TicketSnapshot | None]:
@@ -61,12 +61,12 @@ def _socket_state(ticket_id: int | None = None) -> tuple[User | None, TicketSnap
     token = session.get("_user_id")
     if not isinstance(token, str):
         return None, None
-    user_id = token.partition(":")[0]
-    if not user_id.isdigit() or int(user_id) > _ID_MAX:
+    parsed = parse_token(token)
+    if parsed is None:
         return None, None
     row = (
         db.session.connection()
-        .execute(SOCKET_STATE, {"user_id": int(user_id), "ticket_id": ticket_id})
+        .execute(SOCKET_STATE, {"user_id": parsed[0], "ticket_id": ticket_id})
         .first()
     )
     if row is None:
@@ -133,7 +133,7 @@ def _ticket_id(data: dict) -> int | None:
         ticket_id = int(data.get("ticket_id"))
     except (TypeError, ValueError):
         return None
-    return ticket_id if 0 < ticket_id <= _ID_MAX else None
+    return ticket_id if 0 < ticket_id <= ID_MAX else None
 
 
 def _viewable(user: User, ticket: TicketSnapshot | None) -> TicketSnapshot:

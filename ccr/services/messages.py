@@ -123,7 +123,7 @@ def post_message(
             from ccr.services.tickets import change_status
 
             # The agent's "the customer replied" email already covers this message.
-            change_status(_model(ticket), "customer_replied", actor=author)
+            change_status(_model(ticket, author), "customer_replied", actor=author)
             internal_or_announced = True
     if not internal_or_announced:
         _queue_chat_email(ticket, author, now)
@@ -135,14 +135,11 @@ def post_message(
     return Posted(message_id, created=True)
 
 
-def _model(ticket: Ticket | TicketSnapshot) -> Ticket:
+def _model(ticket: Ticket | TicketSnapshot, author: User) -> Ticket:
     """The ticket as a model, for the rare paths that change or render it."""
-    if isinstance(ticket, Ticket):
-        return ticket
-    model = db.session.get(Ticket, ticket.id)
-    if model is None:
-        raise NotFound("No such ticket.")
-    return model
+    from ccr.services.tickets import get_ticket_for
+
+    return ticket if isinstance(ticket, Ticket) else get_ticket_for(ticket.id, author)
 
 
 _INSERT_MESSAGE = insert(Message.__table__)
@@ -248,7 +245,7 @@ def _queue_chat_email(ticket: Ticket | TicketSnapshot, author: User, now) -> Non
         return
     if presence.is_watching(recipient_id, ticket.id):  # no query for the usual live chat
         return
-    ticket = _model(ticket)
+    ticket = _model(ticket, author)
     recipient = ticket.assignee if author.role == Role.CUSTOMER else ticket.customer
     if not recipient.is_active or not recipient.notify_chat_email:
         return
