@@ -40,9 +40,10 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
-    # Handlers must be declared before the first init_app: Flask-SocketIO keeps only those
-    # in its list and binds them to every server it creates (one per app, e.g. in tests).
-    from ccr.chat import events  # noqa: F401
+    # Flask-SocketIO's handlers (connect, disconnect) must be declared before the first
+    # init_app: it keeps only those in its list and binds them to every server it creates
+    # (one per app, e.g. in tests). The chat's events are bound by events.register().
+    from ccr.chat import events
 
     socketio.init_app(
         app,
@@ -54,6 +55,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         logger=False,
         engineio_logger=False,
     )
+    events.register(app)
 
     from ccr import security
     from ccr.admin import bp as admin_bp

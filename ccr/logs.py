@@ -3,8 +3,9 @@
 The format is JSON when CCR_LOG_FORMAT=json or in production (CCR_ENV=production), text
 otherwise (CCR_LOG_FORMAT=text forces text). Every line carries the request id: the
 incoming X-Request-ID when well-formed, else a fresh one, echoed in the response header.
-Socket.IO handlers log the id of their handshake request and their sid; background work
-(the outbox dispatcher) binds its own id with bound_request_id().
+Socket.IO events log their socket's id (the handshake's X-Request-ID, else one made for the
+socket) and sid, bound by bound_socket(); background work (the outbox dispatcher) binds its
+own id with bound_request_id().
 """
 
 import contextlib
@@ -25,6 +26,7 @@ _WELL_FORMED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{7,127}$")
 _bound_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "ccr_request_id", default=None
 )
+_bound_sid: contextvars.ContextVar[str | None] = contextvars.ContextVar("ccr_sid", default=None)
 # attributes every LogRecord has; anything else was passed with extra= and is kept
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -38,7 +40,7 @@ def well_formed(value: str | None) -> bool:
 
 
 def current_request_id() -> str | None:
-    """This request's id, the handshake's id inside a socket handler, or a bound id."""
+    """The bound id (a socket event's, background work's), else this request's."""
     bound = _bound_id.get()
     if bound:
         return bound
@@ -63,12 +65,31 @@ def bound_request_id(value: str | None = None) -> Iterator[str]:
         _bound_id.reset(token)
 
 
+@contextlib.contextmanager
+def bound_socket(environ: dict, sid: str) -> Iterator[None]:
+    """Give a socket event's log lines its socket's request id and sid (socket events run
+    without a request context). The id is the handshake's X-Request-ID when well-formed,
+    else one made for the socket and kept in its environ."""
+    rid = environ.get("ccr.request_id")
+    if rid is None:
+        incoming = environ.get("HTTP_" + HEADER.upper().replace("-", "_"))
+        rid = environ["ccr.request_id"] = incoming if well_formed(incoming) else new_request_id()
+    tokens = _bound_id.set(rid), _bound_sid.set(sid)
+    try:
+        yield
+    finally:
+        _bound_id.reset(tokens[0])
+        _bound_sid.reset(tokens[1])
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id()
         if not hasattr(record, "sid"):
-            record.sid = getattr(request, "sid", None) if has_request_context() else None
+            record.sid = _bound_sid.get() or (
+                getattr(request, "sid", None) if has_request_context() else None
+            )
         return True
 
 

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 from flask import Flask, g, request, session
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from ccr.extensions import db, login_manager
@@ -17,24 +16,21 @@ LAST_SEEN_EVERY = timedelta(minutes=5)
 SOCKET_SESSION_RECHECK = 60.0  # seconds
 
 
-class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, decoded once per socket rather than once per event.
+def socket_token(app: Flask, environ: dict) -> str | None:
+    """The login token ("<id>:<session version>") in a socket's session cookie, the one its
+    connect request carried.
 
-    Flask-SocketIO runs every socket event in a request context built from the connect
-    request's environ, so Flask verified and decoded the same cookie again for each chat
-    message (a sixteenth of its cost). The decoded session is kept in that environ and
-    decoded again after a minute, so a session that expires still ends. An HTTP request
-    has its own environ and is decoded as before.
-    """
-
-    def open_session(self, app: Flask, request):
-        now = time.time()
-        cached = request.environ.get("ccr.session")
-        if cached is not None and now - cached[0] < SOCKET_SESSION_RECHECK:
-            return cached[1]
-        opened = super().open_session(app, request)
-        request.environ["ccr.session"] = (now, opened)
-        return opened
+    Socket events run without a request context (ccr/chat/events.py), so the cookie is
+    decoded here, kept in the socket's environ and decoded again after a minute: a session
+    whose lifetime ends still ends the socket's."""
+    now = time.time()
+    cached = environ.get("ccr.session")
+    if cached is None or now - cached[0] >= SOCKET_SESSION_RECHECK:
+        opened = app.session_interface.open_session(app, app.request_class(environ))
+        token = opened.get("_user_id") if opened is not None else None
+        cached = (now, token if isinstance(token, str) else None)
+        environ["ccr.session"] = cached
+    return cached[1]
 
 
 def csp_nonce() -> str:
@@ -44,7 +40,6 @@ def csp_nonce() -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.session_interface = SessionInterface()
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"

@@ -1,20 +1,29 @@
-"""The Socket.IO namespace: thin handlers that authorise from the database and call services."""
+"""The Socket.IO namespace: thin handlers that authorise from the database and call services.
+
+Connect and disconnect go through Flask-SocketIO, in a request context built from the
+handshake. The chat's events (@event) are bound to python-socketio's server itself by
+register() and run in an app context only: the request context Flask-SocketIO builds and
+tears down around every event (URL matching, the cookie session, request teardown) cost a
+sixth of a chat message (bench/README.md), and the events need none of it. Their identity
+is the socket's session cookie (security.socket_token) and their sid is passed in.
+"""
 
 import functools
 import logging
 from dataclasses import fields
 
-from flask import request, session
-from flask_socketio import ConnectionRefusedError, emit, join_room
+from flask import Flask, current_app, request
+from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import load_only
 
-from ccr import rooms
+from ccr import logs, rooms
 from ccr.chat import presence, ratelimit
 from ccr.extensions import db, socketio
 from ccr.models import Role, Ticket, TicketSnapshot, User
 from ccr.models.base import ID_MAX
-from ccr.security import load_user, parse_token
+from ccr.notify import push
+from ccr.security import load_user, parse_token, socket_token
 from ccr.services import ServiceError
 from ccr.services.messages import mark_read, message_payload, messages_after, post_message
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
@@ -50,16 +59,19 @@ SOCKET_STATE = (
 _CACHE = "ccr.socket_user"
 
 
-def _socket_state(ticket_id: int | None = None) -> tuple[User | None, TicketSnapshot | None]:
-    """The socket's user, checked against the database (a deactivated or logged-out user
-    gets None), and the ticket `ticket_id` as it is now (None if there is none).
+def _socket_state(
+    environ: dict, ticket_id: int | None = None
+) -> tuple[User | None, TicketSnapshot | None]:
+    """The user of the socket whose handshake `environ` is, checked against the database (a
+    deactivated or logged-out user gets None), and the ticket `ticket_id` as it is now (None
+    if there is none).
 
-    The identity comes from this socket's session (a copy of the login cookie's taken at
-    connect). Every event reads the user's row again; the User object built from it is kept
-    with the socket (detached from any session) while that row stays the same, because
-    building it cost more than the query (bench/README.md)."""
-    token = session.get("_user_id")
-    if not isinstance(token, str):
+    The identity comes from the socket's session cookie. Every event reads the user's row
+    again; the User object built from it is kept with the socket (detached from any
+    session) while that row stays the same, because building it cost more than the query
+    (bench/README.md)."""
+    token = socket_token(current_app, environ)
+    if token is None:
         return None, None
     parsed = parse_token(token)
     if parsed is None:
@@ -72,53 +84,70 @@ def _socket_state(ticket_id: int | None = None) -> tuple[User | None, TicketSnap
     if row is None:
         return None, None
     state = tuple(row[: len(_USER_STATE)])
-    cached = request.environ.get(_CACHE)
+    cached = environ.get(_CACHE)
     if cached is None or cached[0] != token or cached[2] != state:
-        request.environ.pop(_CACHE, None)
+        environ.pop(_CACHE, None)
         user = load_user(token, SOCKET_USER)
         if user is None:
             return None, None
         db.session.expunge(user)  # a commit must not expire what the socket keeps
         cached = (token, user, tuple(getattr(user, c) for c in _USER_STATE))
-        request.environ[_CACHE] = cached
+        environ[_CACHE] = cached
     ticket_row = row[len(_USER_STATE) :]
     ticket = TicketSnapshot(*ticket_row) if ticket_row[0] is not None else None
     return cached[1], ticket
 
 
-def authorised(action: str):
-    """Reload and check the user, apply the per-user rate limit, turn errors into acks.
-    The handler gets (user, the ticket the event's `ticket_id` names, data); an event
-    naming no ticket the user may view is answered "No such ticket."."""
+_EVENTS: dict[str, object] = {}
+
+
+def event(name: str):
+    """Declare the handler of socket event `name`: handler(sid, user, ticket, data) gets the
+    socket's checked user and the ticket the event's `ticket_id` names (an event naming no
+    ticket the user may view is answered "No such ticket."); what it returns is the ack.
+    The per-user rate limit applies and errors become failure acks."""
 
     def decorator(handler):
-        @functools.wraps(handler)
-        def wrapper(data=None):
-            return _run(action, handler, data if isinstance(data, dict) else {})
-
-        return wrapper
+        _EVENTS[name] = handler
+        return handler
 
     return decorator
+
+
+def register(app: Flask) -> None:
+    """Bind the declared events to `app`'s Socket.IO server (one per app, e.g. in tests)."""
+    server = socketio.server
+    for name, handler in _EVENTS.items():
+        server.on(name, functools.partial(_dispatch, app, server, name, handler), namespace="/")
+
+
+def _dispatch(app: Flask, server, action: str, handler, sid: str, *args):
+    environ = server.get_environ(sid, namespace="/")
+    if environ is None:  # the socket is gone already
+        return None
+    data = args[0] if args and isinstance(args[0], dict) else {}
+    # The app context's teardown removes the database session.
+    with app.app_context(), logs.bound_socket(environ, sid):
+        return _run(action, handler, server, sid, environ, data)
 
 
 _FAILED = "Something went wrong; the message was not saved. Please retry."
 
 
-def _run(action: str, handler, data: dict):
-    # Each event runs in its own app context, whose teardown removes the database session.
+def _run(action: str, handler, server, sid: str, environ: dict, data: dict):
     try:
-        user, ticket = _socket_state(_ticket_id(data))
+        user, ticket = _socket_state(environ, _ticket_id(data))
     except Exception:  # e.g. the database is unreachable: the client is told, and retries
         db.session.rollback()
         log.exception("socket user check for %s failed", action)
         return {"ok": False, "error": _FAILED}
     if user is None:
-        socketio.server.disconnect(request.sid, namespace="/")
+        server.disconnect(sid, namespace="/")
         return {"ok": False, "error": "Your session has ended. Please log in again."}
     if not ratelimit.allow(action, user.id):
         return {"ok": False, "error": "You are sending too fast. Wait a few seconds and retry."}
     try:
-        return handler(user, _viewable(user, ticket), data)
+        return handler(sid, user, _viewable(user, ticket), data)
     except ServiceError as exc:
         db.session.rollback()
         return {"ok": False, "error": str(exc)}
@@ -144,7 +173,7 @@ def _viewable(user: User, ticket: TicketSnapshot | None) -> TicketSnapshot:
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    user, _ticket = _socket_state()
+    user, _ticket = _socket_state(request.environ)
     if user is None:
         raise ConnectionRefusedError("authentication required")
     presence.add(request.sid, user.id)
@@ -160,13 +189,12 @@ def on_disconnect(*_args):
     presence.remove(request.sid)
 
 
-@socketio.on("join_ticket")
-@authorised("join_ticket")
-def on_join_ticket(user: User, ticket: TicketSnapshot, data: dict):
-    join_room(rooms.ticket(ticket.id))
+@event("join_ticket")
+def on_join_ticket(sid: str, user: User, ticket: TicketSnapshot, data: dict):
+    join_room(rooms.ticket(ticket.id), sid=sid, namespace="/")
     if can_see_internal_notes(user, ticket):
-        join_room(rooms.ticket_staff(ticket.id))
-    presence.joined(request.sid, ticket.id)
+        join_room(rooms.ticket_staff(ticket.id), sid=sid, namespace="/")
+    presence.joined(sid, ticket.id)
     after = _int(data.get("after_id"))
     return {
         "ok": True,
@@ -174,24 +202,22 @@ def on_join_ticket(user: User, ticket: TicketSnapshot, data: dict):
     }
 
 
-@socketio.on("send_message")
-@authorised("send_message")
-def on_send_message(user: User, ticket: TicketSnapshot, data: dict):
+@event("send_message")
+def on_send_message(sid: str, user: User, ticket: TicketSnapshot, data: dict):
     posted = post_message(
         ticket,
         user,
         str(data.get("body") or ""),
         str(data.get("client_id") or ""),
         internal=bool(data.get("internal")),
-        sender_sid=request.sid,
+        sender_sid=sid,
     )
     return {"ok": True, "id": posted.message_id, "client_id": data.get("client_id")}
 
 
-@socketio.on("typing")
-@authorised("typing")
-def on_typing(user: User, ticket: TicketSnapshot, data: dict):
-    emit(
+@event("typing")
+def on_typing(sid: str, user: User, ticket: TicketSnapshot, data: dict):
+    push.emit(
         "typing",
         {
             "ticket_id": ticket.id,
@@ -199,15 +225,14 @@ def on_typing(user: User, ticket: TicketSnapshot, data: dict):
             "name": user.full_name,
             "role": user.role.value,
         },
-        to=rooms.ticket(ticket.id),
-        include_self=False,
+        rooms.ticket(ticket.id),
+        skip_sid=sid,
     )
     return {"ok": True}
 
 
-@socketio.on("mark_read")
-@authorised("mark_read")
-def on_mark_read(user: User, ticket: TicketSnapshot, data: dict):
+@event("mark_read")
+def on_mark_read(sid: str, user: User, ticket: TicketSnapshot, data: dict):
     marker = mark_read(ticket, user, _int(data.get("message_id")))
     commit()
     return {"ok": True, "message_id": marker}

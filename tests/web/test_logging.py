@@ -7,11 +7,16 @@ import threading
 from datetime import datetime
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
-from ccr.extensions import db
-from ccr.logs import HEADER, bound_request_id
-from ccr.models import OutboxEmail, OutboxStatus, utcnow
+from ccr.extensions import db, socketio
+from ccr.logs import HEADER, bound_request_id, well_formed
+from ccr.models import OutboxEmail, OutboxStatus, Role, utcnow
 from ccr.notify.email import run_dispatcher
+from ccr.services import tickets
+from ccr.services.uow import commit
+from tests.conftest import login
+from tests.support.chat import send
 
 
 @pytest.fixture
@@ -133,13 +138,34 @@ def test_outbox_dispatcher_lines_carry_a_round_id(app, log_stream):
     assert failed[0]["request_id"].startswith("outbox-")
 
 
-def test_socket_handler_lines_carry_the_handshake_request_id_and_sid(app, log_stream):
-    """Flask-SocketIO runs handlers in a request context built from the handshake, with sid."""
-    from flask import request
+def _failing_event(sc, monkeypatch, ticket_id: int) -> dict:
+    """A send_message whose user check hits a database error, so the handler logs a line."""
 
-    with app.test_request_context("/socket.io/", headers={HEADER: "handshake-77aa01"}):
-        request.sid = "sid-123"
-        logging.getLogger("ccr.chat.events").error("socket handler failed")
-    (entry,) = _json_lines(log_stream.getvalue())
-    assert entry["request_id"] == "handshake-77aa01"
-    assert entry["sid"] == "sid-123"
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("could not connect to server"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(db.session, "connection", unreachable)
+        return send(sc, ticket_id, "hello")
+
+
+def test_socket_event_lines_carry_the_handshake_request_id_and_the_sid(
+    app, socket_client, make_user, log_stream, monkeypatch
+):
+    """Socket events run without a request context; their lines still name the socket."""
+    customer = make_user(Role.CUSTOMER)
+    ticket = tickets.open_ticket(actor=customer, subject="Help", description="It broke.")
+    commit()
+    client = app.test_client()
+    login(client, customer)
+    tagged = socket_client(client, headers={HEADER: "handshake-77aa01"})
+    untagged = socket_client(client)
+    for sc in (tagged, untagged, tagged, untagged):
+        assert _failing_event(sc, monkeypatch, ticket.id)["ok"] is False
+    lines = [e for e in _json_lines(log_stream.getvalue()) if "user check" in e["message"]]
+    sids = [socketio.server.manager.sid_from_eio_sid(sc.eio_sid, "/") for sc in (tagged, untagged)]
+    assert [e["sid"] for e in lines] == [sids[0], sids[1], sids[0], sids[1]]
+    assert lines[0]["request_id"] == lines[2]["request_id"] == "handshake-77aa01"
+    # no id from the handshake: one made for the socket, the same on each of its lines
+    assert well_formed(lines[1]["request_id"]) and lines[1]["request_id"] == lines[3]["request_id"]
+    assert lines[1]["request_id"] != "handshake-77aa01"
