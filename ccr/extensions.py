@@ -1,5 +1,7 @@
 """Unbound extension objects; create_app() binds them."""
 
+from contextvars import ContextVar
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -7,6 +9,7 @@ from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -25,7 +28,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# The unit of work running on a Core connection of its own (services.uow.own_connection).
+current_unit: ContextVar = ContextVar("ccr_current_unit", default=None)
+
+
+class Session(FlaskSession):
+    """Flask-SQLAlchemy's session; inside a unit of work with a connection of its own, it
+    runs on that connection, in (joining) its transaction."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        unit = current_unit.get()
+        if bind is None and unit is not None:
+            return unit.connect()
+        return super().get_bind(mapper, clause, bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -24,10 +24,9 @@ from ccr.models import Role, Ticket, TicketSnapshot, User
 from ccr.models.base import ID_MAX
 from ccr.notify import push
 from ccr.security import load_user, parse_token, socket_token
-from ccr.services import ServiceError
+from ccr.services import ServiceError, uow
 from ccr.services.messages import mark_read, message_payload, messages_after, post_message
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
-from ccr.services.uow import commit
 
 log = logging.getLogger(__name__)
 # The first event of a socket builds its User from these columns only (anything else loads
@@ -77,7 +76,7 @@ def _socket_state(
     if parsed is None:
         return None, None
     row = (
-        db.session.connection()
+        uow.connection()
         .execute(SOCKET_STATE, {"user_id": parsed[0], "ticket_id": ticket_id})
         .first()
     )
@@ -126,8 +125,7 @@ def _dispatch(app: Flask, server, action: str, handler, sid: str, *args):
     if environ is None:  # the socket is gone already
         return None
     data = args[0] if args and isinstance(args[0], dict) else {}
-    # The app context's teardown removes the database session.
-    with app.app_context(), logs.bound_socket(environ, sid):
+    with app.app_context(), logs.bound_socket(environ, sid), uow.own_connection():
         return _run(action, handler, server, sid, environ, data)
 
 
@@ -138,7 +136,7 @@ def _run(action: str, handler, server, sid: str, environ: dict, data: dict):
     try:
         user, ticket = _socket_state(environ, _ticket_id(data))
     except Exception:  # e.g. the database is unreachable: the client is told, and retries
-        db.session.rollback()
+        uow.rollback()
         log.exception("socket user check for %s failed", action)
         return {"ok": False, "error": _FAILED}
     if user is None:
@@ -149,10 +147,10 @@ def _run(action: str, handler, server, sid: str, environ: dict, data: dict):
     try:
         return handler(sid, user, _viewable(user, ticket), data)
     except ServiceError as exc:
-        db.session.rollback()
+        uow.rollback()
         return {"ok": False, "error": str(exc)}
     except Exception:
-        db.session.rollback()
+        uow.rollback()
         log.exception("socket handler %s failed", handler.__name__)
         return {"ok": False, "error": _FAILED}
 
@@ -234,7 +232,7 @@ def on_typing(sid: str, user: User, ticket: TicketSnapshot, data: dict):
 @event("mark_read")
 def on_mark_read(sid: str, user: User, ticket: TicketSnapshot, data: dict):
     marker = mark_read(ticket, user, _int(data.get("message_id")))
-    commit()
+    uow.commit()
     return {"ok": True, "message_id": marker}
 
 

@@ -22,7 +22,8 @@ from ccr.models import (
 from ccr.notify import push
 from ccr.services import NotFound, ServiceError
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
-from ccr.services.uow import commit, on_commit
+from ccr.services.uow import commit, on_commit, rollback
+from ccr.services.uow import connection as uow_connection
 
 log = logging.getLogger(__name__)
 BODY_MAX = 5000
@@ -102,10 +103,10 @@ def post_message(
         # Core statements: a chat message is the hottest write, and the ORM's unit of work
         # cost more than the database did (bench/README.md). The unique (ticket, author,
         # client id) index makes a resend fail here, with no lookup before the insert.
-        connection = db.session.connection()
+        connection = uow_connection()
         message_id = connection.execute(_INSERT_MESSAGE, values).inserted_primary_key[0]
     except IntegrityError:
-        db.session.rollback()
+        rollback()
         existing = _find(ticket.id, author.id, client_id)
         if existing is None:
             raise

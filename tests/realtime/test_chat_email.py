@@ -8,7 +8,7 @@ from ccr.extensions import db
 from ccr.models import Ticket
 from ccr.notify.email import dispatch_pending
 from ccr.services.messages import post_message
-from tests.support.chat import joined
+from tests.support.chat import joined, send
 from tests.support.smtp import body_text
 
 
@@ -63,3 +63,42 @@ def test_internal_notes_never_email_the_customer(app, convo, mailbox):
     dispatch_pending()
     assert mailbox.to(customer.email) == []
     assert all("secret note" not in body_text(m) for m in mailbox.messages)
+
+
+def test_a_socket_message_to_an_away_agent_emails_them_in_the_same_transaction(
+    app, convo, mailbox, socket_client, monkeypatch
+):
+    """Over the socket the message is a Core insert on the event's own connection and the
+    email an ORM row; a failed COMMIT must lose both, and the retry must save both once."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import OperationalError
+
+    from ccr.models import Message, OutboxEmail
+
+    ticket_id, customer, agent, _ = convo
+    dispatch_pending()
+    mailbox.clear()
+    cust, _ = joined(app, socket_client, customer, ticket_id)  # the agent is not connected
+
+    def failing_commit(_dbapi_connection):
+        raise OperationalError("COMMIT", {}, Exception("database went away"))
+
+    def counts():
+        db.session.rollback()  # read what is committed now
+        return [
+            db.session.scalar(select(func.count()).select_from(model))
+            for model in (Message, OutboxEmail)
+        ]
+
+    before = counts()
+    with monkeypatch.context() as patch:
+        patch.setattr(db.engine.dialect, "do_commit", failing_commit)
+        ack = send(cust, ticket_id, "Are you there?", client_id="away-1")
+    assert ack["ok"] is False
+    assert counts() == before
+
+    retry = send(cust, ticket_id, "Are you there?", client_id="away-1")
+    assert retry["ok"]
+    assert counts() == [before[0] + 1, before[1] + 1]
+    [mail] = _chat_mails(mailbox, agent.email)
+    assert customer.full_name in mail["Subject"]

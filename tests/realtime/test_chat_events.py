@@ -41,15 +41,14 @@ def test_r1_a_failed_commit_gives_a_failure_ack_no_row_no_broadcast_then_a_retry
     ticket_id, customer, agent, _ = convo
     cust, _ = joined(app, socket_client, customer, ticket_id)
     agt, _ = joined(app, socket_client, agent, ticket_id)
-    real_commit = db.session.commit
 
-    def failing_commit():
+    def failing_commit(_dbapi_connection):
         raise OperationalError("COMMIT", {}, Exception("database went away"))
 
-    monkeypatch.setattr(db.session, "commit", failing_commit)
-    ack = send(cust, ticket_id, "Lost?", client_id="c-1")
+    with monkeypatch.context() as patch:  # the database's COMMIT fails
+        patch.setattr(db.engine.dialect, "do_commit", failing_commit)
+        ack = send(cust, ticket_id, "Lost?", client_id="c-1")
     assert ack["ok"] is False and "not saved" in ack["error"]
-    monkeypatch.setattr(db.session, "commit", real_commit)
     assert count_messages() == 0
     assert created(agt) == [] and created(cust) == []
 
@@ -68,8 +67,8 @@ def test_a_database_failure_during_the_user_check_gives_a_failure_ack_then_a_ret
     def unreachable(*_args, **_kwargs):
         raise OperationalError("SELECT", {}, Exception("could not connect to server"))
 
-    with monkeypatch.context() as patch:
-        patch.setattr(db.session, "connection", unreachable)
+    with monkeypatch.context() as patch:  # no connection to the database can be had
+        patch.setattr(db.engine, "raw_connection", unreachable)
         ack = send(cust, ticket_id, "Anyone there?", client_id="c-9")
     assert ack["ok"] is False and "not saved" in ack["error"]
     assert cust.is_connected() and count_messages() == 0 and created(agt) == []

@@ -145,7 +145,7 @@ def _failing_event(sc, monkeypatch, ticket_id: int) -> dict:
         raise OperationalError("SELECT", {}, Exception("could not connect to server"))
 
     with monkeypatch.context() as patch:
-        patch.setattr(db.session, "connection", unreachable)
+        patch.setattr(db.engine, "raw_connection", unreachable)
         return send(sc, ticket_id, "hello")
 
 
