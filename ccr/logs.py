@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from flask import Flask, g, has_request_context, request
 
 HEADER = "X-Request-ID"
+_WSGI_HEADER = "HTTP_" + HEADER.upper().replace("-", "_")  # the header's key in a WSGI environ
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{7,127}$")
 _bound_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "ccr_request_id", default=None
@@ -72,7 +73,7 @@ def bound_socket(environ: dict, sid: str) -> Iterator[None]:
     else one made for the socket and kept in its environ."""
     rid = environ.get("ccr.request_id")
     if rid is None:
-        incoming = environ.get("HTTP_" + HEADER.upper().replace("-", "_"))
+        incoming = environ.get(_WSGI_HEADER)
         rid = environ["ccr.request_id"] = incoming if well_formed(incoming) else new_request_id()
     tokens = _bound_id.set(rid), _bound_sid.set(sid)
     try:
