@@ -2,14 +2,17 @@
 
 Connect and disconnect go through Flask-SocketIO, in a request context built from the
 handshake. The chat's events (@event) are bound to python-socketio's server itself by
-register() and run in an app context only: the request context Flask-SocketIO builds and
-tears down around every event (URL matching, the cookie session, request teardown) cost a
-sixth of a chat message (bench/README.md), and the events need none of it. Their identity
-is the socket's session cookie (security.socket_token) and their sid is passed in.
+register() and run in an app context only, on a database connection of their own
+(uow.own_connection): the request context Flask-SocketIO builds and tears down around
+every event (URL matching, the cookie session, request teardown) and an ORM session per
+event were 29% of a chat message's Python calls (bench/README.md), and most events need
+neither. Their identity is the socket's session cookie (security.socket_token) and their
+sid is passed in.
 """
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import fields
 
 from flask import Flask, current_app, request
@@ -97,7 +100,7 @@ def _socket_state(
     return cached[1], ticket
 
 
-_EVENTS: dict[str, object] = {}
+_EVENTS: dict[str, Callable[..., dict]] = {}
 
 
 def event(name: str):
