@@ -9,6 +9,7 @@ from ccr.models import Ticket
 from ccr.notify.email import dispatch_pending
 from ccr.services.messages import post_message
 from tests.support.chat import joined, send
+from tests.support.faults import commit_fails
 from tests.support.smtp import body_text
 
 
@@ -71,7 +72,6 @@ def test_a_socket_message_to_an_away_agent_emails_them_in_the_same_transaction(
     """Over the socket the message is a Core insert on the event's own connection and the
     email an ORM row; a failed COMMIT must lose both, and the retry must save both once."""
     from sqlalchemy import func, select
-    from sqlalchemy.exc import OperationalError
 
     from ccr.models import Message, OutboxEmail
 
@@ -79,9 +79,6 @@ def test_a_socket_message_to_an_away_agent_emails_them_in_the_same_transaction(
     dispatch_pending()
     mailbox.clear()
     cust, _ = joined(app, socket_client, customer, ticket_id)  # the agent is not connected
-
-    def failing_commit(_dbapi_connection):
-        raise OperationalError("COMMIT", {}, Exception("database went away"))
 
     def counts():
         db.session.rollback()  # read what is committed now
@@ -91,8 +88,7 @@ def test_a_socket_message_to_an_away_agent_emails_them_in_the_same_transaction(
         ]
 
     before = counts()
-    with monkeypatch.context() as patch:
-        patch.setattr(db.engine.dialect, "do_commit", failing_commit)
+    with commit_fails(monkeypatch):
         ack = send(cust, ticket_id, "Are you there?", client_id="away-1")
     assert ack["ok"] is False
     assert counts() == before

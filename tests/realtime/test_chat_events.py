@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import OperationalError
 
 from ccr.extensions import db
 from ccr.models import Message, ReadMarker, Role, Ticket, TicketEvent, TicketStatus, User, utcnow
@@ -14,6 +13,7 @@ from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.conftest import login
 from tests.support.chat import connect_as, created, joined, send
+from tests.support.faults import commit_fails, database_unreachable
 
 
 def count_messages():
@@ -41,12 +41,7 @@ def test_r1_a_failed_commit_gives_a_failure_ack_no_row_no_broadcast_then_a_retry
     ticket_id, customer, agent, _ = convo
     cust, _ = joined(app, socket_client, customer, ticket_id)
     agt, _ = joined(app, socket_client, agent, ticket_id)
-
-    def failing_commit(_dbapi_connection):
-        raise OperationalError("COMMIT", {}, Exception("database went away"))
-
-    with monkeypatch.context() as patch:  # the database's COMMIT fails
-        patch.setattr(db.engine.dialect, "do_commit", failing_commit)
+    with commit_fails(monkeypatch):
         ack = send(cust, ticket_id, "Lost?", client_id="c-1")
     assert ack["ok"] is False and "not saved" in ack["error"]
     assert count_messages() == 0
@@ -63,12 +58,7 @@ def test_a_database_failure_during_the_user_check_gives_a_failure_ack_then_a_ret
     ticket_id, customer, agent, _ = convo
     cust, _ = joined(app, socket_client, customer, ticket_id)
     agt, _ = joined(app, socket_client, agent, ticket_id)
-
-    def unreachable(*_args, **_kwargs):
-        raise OperationalError("SELECT", {}, Exception("could not connect to server"))
-
-    with monkeypatch.context() as patch:  # no connection to the database can be had
-        patch.setattr(db.engine, "raw_connection", unreachable)
+    with database_unreachable(monkeypatch):
         ack = send(cust, ticket_id, "Anyone there?", client_id="c-9")
     assert ack["ok"] is False and "not saved" in ack["error"]
     assert cust.is_connected() and count_messages() == 0 and created(agt) == []

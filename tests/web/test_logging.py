@@ -7,7 +7,6 @@ import threading
 from datetime import datetime
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from ccr.extensions import db, socketio
 from ccr.logs import HEADER, bound_request_id, well_formed
@@ -17,6 +16,7 @@ from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.conftest import login
 from tests.support.chat import send
+from tests.support.faults import database_unreachable
 
 
 @pytest.fixture
@@ -140,12 +140,7 @@ def test_outbox_dispatcher_lines_carry_a_round_id(app, log_stream):
 
 def _failing_event(sc, monkeypatch, ticket_id: int) -> dict:
     """A send_message whose user check hits a database error, so the handler logs a line."""
-
-    def unreachable(*_args, **_kwargs):
-        raise OperationalError("SELECT", {}, Exception("could not connect to server"))
-
-    with monkeypatch.context() as patch:
-        patch.setattr(db.engine, "raw_connection", unreachable)
+    with database_unreachable(monkeypatch):
         return send(sc, ticket_id, "hello")
 
 
