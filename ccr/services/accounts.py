@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from ccr.extensions import db
 from ccr.models import CodePurpose, OneTimeCode, Role, User, utcnow
-from ccr.services import Forbidden, NotFound, ServiceError
+from ccr.services import Forbidden, NotFound, ServiceError, live
 from ccr.services.uow import commit
 
 log = logging.getLogger("ccr.security")
@@ -138,11 +138,8 @@ def authenticate(email: str, password: str) -> User | None:
 
 def end_all_sessions(user: User) -> None:
     """Every cookie of this user stops working and every socket is closed after the commit."""
-    from ccr.notify import push
-    from ccr.services.uow import on_commit
-
     user.session_version = (user.session_version or 0) + 1
-    on_commit(push.disconnect_user, user.id)
+    live.disconnect_user(user.id)
 
 
 # -- security log ---------------------------------------------------------------------------
