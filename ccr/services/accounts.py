@@ -19,6 +19,7 @@ from ccr.extensions import db
 from ccr.models import CodePurpose, OneTimeCode, Role, User, utcnow
 from ccr.services import Forbidden, NotFound, ServiceError, live
 from ccr.services.uow import commit
+from ccr.urls import absolute_url
 
 log = logging.getLogger("ccr.security")
 MIN_PASSWORD_LENGTH = 8
@@ -446,8 +447,6 @@ def _password_changed_email(user: User) -> None:
 
 
 def _link(endpoint: str, **values: object) -> str:
-    from ccr.notify.email import absolute_url
-
     return absolute_url(endpoint, **values)
 
 

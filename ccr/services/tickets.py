@@ -20,10 +20,11 @@ from ccr.models import (
     User,
     utcnow,
 )
-from ccr.notify.email import absolute_url, queue_email
+from ccr.notify.email import queue_email
 from ccr.services import Forbidden, NotFound, ServiceError, live
 from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps ticket_counts)
 from ccr.services.permissions import can_view_ticket
+from ccr.urls import absolute_url, ticket_endpoint
 
 S = TicketStatus
 SUBJECT_MAX = 200
@@ -276,8 +277,6 @@ def ticket_summary(ticket: Ticket) -> dict:
 
 
 def ticket_url(ticket: Ticket, user: User) -> str:
-    from ccr.auth.guards import ticket_endpoint
-
     return absolute_url(ticket_endpoint(user.role), ticket_id=ticket.id)
 
 
