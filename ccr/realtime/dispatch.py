@@ -79,7 +79,7 @@ _LIFECYCLE = ("connect", "disconnect")
 
 
 @dataclass(frozen=True, slots=True)
-class Declared:
+class _Declared:
     name: str
     namespace: str
     handler: Callable[..., Any]
@@ -87,7 +87,7 @@ class Declared:
     ticket: bool
 
 
-_DECLARED: dict[tuple[str, str], Declared] = {}
+_DECLARED: dict[tuple[str, str], _Declared] = {}
 
 
 def event(
@@ -101,7 +101,7 @@ def event(
         key = (namespace, name)
         if key in _DECLARED and _DECLARED[key].handler is not handler:
             raise ValueError(f"socket event {name!r} on {namespace!r} is declared twice")
-        _DECLARED[key] = Declared(name, namespace, handler, limit or name, ticket)
+        _DECLARED[key] = _Declared(name, namespace, handler, limit or name, ticket)
         return handler
 
     return decorator
