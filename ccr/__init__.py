@@ -40,10 +40,11 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
-    # Flask-SocketIO's handlers (connect, disconnect) must be declared before the first
-    # init_app: it keeps only those in its list and binds them to every server it creates
-    # (one per app, e.g. in tests). The chat's events are bound by events.register().
-    from ccr.chat import events
+    # Importing a module of socket events declares them; register() binds them to the
+    # Socket.IO server init_app made; the services reach its sockets through live.
+    from ccr.chat import events  # noqa: F401
+    from ccr.realtime import Sockets, dispatch
+    from ccr.services import live
 
     socketio.init_app(
         app,
@@ -55,7 +56,8 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         logger=False,
         engineio_logger=False,
     )
-    events.register(app)
+    dispatch.register(app)
+    live.bind(Sockets())
 
     from ccr import security
     from ccr.admin import bp as admin_bp

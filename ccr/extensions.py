@@ -1,13 +1,14 @@
 """Unbound extension objects; create_app() binds them."""
 
 from contextvars import ContextVar
+from typing import Any
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
-from flask_socketio import SocketIO
+from flask_socketio import SocketIO as _SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
@@ -41,6 +42,10 @@ class Session(FlaskSession):
         if bind is None and unit is not None:
             return unit.connect()
         return super().get_bind(mapper, clause, bind, **kwargs)
+
+
+class SocketIO(_SocketIO):
+    server: Any  # python-socketio's Server, made by init_app (its stubs leave it out)
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})

@@ -27,6 +27,7 @@ from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, select
 
 from ccr.extensions import db, limiter
+from ccr.realtime import presence
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -62,13 +63,10 @@ class _LiveCollector:
     """Values read at scrape time: this process's sockets, the outbox backlog."""
 
     def collect(self):
-        from ccr.chat import presence
-
         sockets = GaugeMetricFamily(
             "ccr_socketio_connected_sockets", "Socket.IO connections open on this process."
         )
-        with presence._lock:
-            sockets.add_metric([], len(presence._user_by_sid))
+        sockets.add_metric([], presence.count())
         yield sockets
         outbox = GaugeMetricFamily(
             "ccr_outbox_emails", "Outbox emails waiting to be sent or given up.", labels=["status"]

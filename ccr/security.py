@@ -1,7 +1,6 @@
 """Security headers with a per-request CSP nonce, session loading and idle timeouts."""
 
 import secrets
-import time
 import uuid
 from datetime import timedelta
 
@@ -13,24 +12,6 @@ from ccr.models import User, utcnow
 from ccr.models.base import ID_MAX
 
 LAST_SEEN_EVERY = timedelta(minutes=5)
-SOCKET_SESSION_RECHECK = 60.0  # seconds
-
-
-def socket_token(app: Flask, environ: dict) -> str | None:
-    """The login token ("<id>:<session version>") in a socket's session cookie, the one its
-    connect request carried.
-
-    Socket events run without a request context (ccr/chat/events.py), so the cookie is
-    decoded here, kept in the socket's environ and decoded again after a minute: a session
-    whose lifetime ends still ends the socket's."""
-    now = time.time()
-    cached = environ.get("ccr.session")
-    if cached is None or now - cached[0] >= SOCKET_SESSION_RECHECK:
-        opened = app.session_interface.open_session(app, app.request_class(environ))
-        token = opened.get("_user_id") if opened is not None else None
-        cached = (now, token if isinstance(token, str) else None)
-        environ["ccr.session"] = cached
-    return cached[1]
 
 
 def csp_nonce() -> str:

@@ -8,7 +8,6 @@ from markupsafe import Markup, escape
 from sqlalchemy import Select, select
 from sqlalchemy.orm import defer, selectinload
 
-from ccr.auth.guards import ticket_endpoint
 from ccr.extensions import db
 from ccr.forms import TicketActionForm
 from ccr.models import Message, Ticket, TicketEvent, User
@@ -16,6 +15,7 @@ from ccr.services import NotFound, ServiceError
 from ccr.services.messages import messages_after
 from ccr.services.tickets import TRANSITIONS, allowed_verbs, change_status, get_ticket_for
 from ccr.services.uow import commit, rollback
+from ccr.urls import ticket_endpoint
 
 PER_PAGE = 25
 

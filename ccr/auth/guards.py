@@ -22,11 +22,3 @@ def role_required(*roles: Role):
         return wrapper
 
     return decorator
-
-
-def home_endpoint(role: Role) -> str:
-    return f"{role.value}.dashboard"
-
-
-def ticket_endpoint(role: Role) -> str:
-    return f"{role.value}.ticket"

@@ -26,10 +26,10 @@ from ccr.auth.forms import (
     ResetPasswordForm,
     VerifyEmailForm,
 )
-from ccr.auth.guards import home_endpoint
 from ccr.extensions import limiter
 from ccr.services import ServiceError, accounts
 from ccr.services.uow import commit
+from ccr.urls import home_endpoint
 
 log = logging.getLogger("ccr.security")
 

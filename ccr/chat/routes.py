@@ -5,6 +5,7 @@ from ccr.chat import bp
 from ccr.services import NotFound
 from ccr.services.messages import message_payload, messages_after
 from ccr.services.tickets import get_ticket_for
+from ccr.urls import ticket_endpoint
 
 
 @bp.get("/tickets/<int:ticket_id>/messages")
@@ -28,7 +29,6 @@ def post(ticket_id: int):
     """The no-JavaScript path: the same service as the socket event, then back to the page."""
     from flask import flash, redirect, url_for
 
-    from ccr.auth.guards import ticket_endpoint
     from ccr.chat.forms import MessagePostForm
     from ccr.services import ServiceError
     from ccr.services.messages import post_message

@@ -126,7 +126,7 @@ class TicketCount(db.Model):
 @dataclass(frozen=True, slots=True)
 class TicketSnapshot:
     """The columns a chat event needs of a ticket, read as a plain row with the socket
-    user's check (ccr.chat.events): building the ORM object was a sixth of a chat
+    user's check (ccr.realtime.identity): building the ORM object was a sixth of a chat
     message's server time (bench/README.md). Each field is the tickets column of its name.
     Read-only; what changes a ticket loads the model (ccr.services.messages does for the
     rare cases)."""

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from ccr.extensions import db
 from ccr.models import CodePurpose, OneTimeCode, Role, User, utcnow
-from ccr.services import Forbidden, NotFound, ServiceError
+from ccr.services import Forbidden, NotFound, ServiceError, live
 from ccr.services.uow import commit
+from ccr.urls import absolute_url
 
 log = logging.getLogger("ccr.security")
 MIN_PASSWORD_LENGTH = 8
@@ -138,11 +139,8 @@ def authenticate(email: str, password: str) -> User | None:
 
 def end_all_sessions(user: User) -> None:
     """Every cookie of this user stops working and every socket is closed after the commit."""
-    from ccr.notify import push
-    from ccr.services.uow import on_commit
-
     user.session_version = (user.session_version or 0) + 1
-    on_commit(push.disconnect_user, user.id)
+    live.disconnect_user(user.id)
 
 
 # -- security log ---------------------------------------------------------------------------
@@ -449,8 +447,6 @@ def _password_changed_email(user: User) -> None:
 
 
 def _link(endpoint: str, **values: object) -> str:
-    from ccr.notify.email import absolute_url
-
     return absolute_url(endpoint, **values)
 
 

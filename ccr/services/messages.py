@@ -19,10 +19,9 @@ from ccr.models import (
     User,
     utcnow,
 )
-from ccr.notify import push
-from ccr.services import NotFound, ServiceError
+from ccr.services import NotFound, ServiceError, live
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket
-from ccr.services.uow import commit, on_commit, rollback
+from ccr.services.uow import commit, rollback
 from ccr.services.uow import connection as uow_connection
 
 log = logging.getLogger(__name__)
@@ -130,7 +129,7 @@ def post_message(
         _queue_chat_email(ticket, author, now)
     payload = _payload(message_id, values, author)
     room = rooms.ticket_staff(ticket.id) if internal else rooms.ticket(ticket.id)
-    on_commit(push.emit, "message_created", payload, room, skip_sid=sender_sid)
+    live.publish("message_created", payload, room, skip_sid=sender_sid)
     _queue_activity(ticket, author, internal)
     commit()
     return Posted(message_id, created=True)
@@ -204,8 +203,7 @@ def mark_read(ticket: Ticket | TicketSnapshot, reader: User, message_id: int | N
     if newest is None or newest <= marker.last_read_message_id:
         return marker.last_read_message_id
     marker.last_read_message_id = newest
-    on_commit(
-        push.emit,
+    live.publish(
         "messages_read",
         {"ticket_id": ticket.id, "user_id": reader.id, "message_id": newest},
         rooms.ticket(ticket.id),
@@ -224,27 +222,24 @@ def _marker(user_id: int, ticket_id: int) -> ReadMarker:
 def _queue_activity(ticket: Ticket | TicketSnapshot, author: User, internal: bool) -> None:
     """Tell the other participants' dashboards (unread counts, badges) about a new message.
     Their sockets on this ticket's page are skipped: message_created already told them."""
-    from ccr.chat import presence
-
     data = {"ticket_id": ticket.id, "reference": ticket.reference}
     people = [ticket.assignee_id] if internal else [ticket.customer_id, ticket.assignee_id]
     for user_id in people:
         if user_id and user_id != author.id:
-            watching = presence.watching_sids(user_id, ticket.id) or None
-            on_commit(push.emit, "ticket_activity", data, rooms.user(user_id), skip_sid=watching)
+            watching = live.watching_sids(user_id, ticket.id) or None
+            live.publish("ticket_activity", data, rooms.user(user_id), skip_sid=watching)
 
 
 def _queue_chat_email(ticket: Ticket | TicketSnapshot, author: User, now) -> None:
     """Email the other side about new messages when they are not watching the ticket,
     at most once per ticket per CHAT_EMAIL_EVERY, unless they turned chat emails off."""
-    from ccr.chat import presence
     from ccr.notify.email import queue_email
     from ccr.services.tickets import ticket_url
 
     recipient_id = ticket.assignee_id if author.role == Role.CUSTOMER else ticket.customer_id
     if recipient_id is None or recipient_id == author.id:
         return
-    if presence.is_watching(recipient_id, ticket.id):  # no query for the usual live chat
+    if live.is_watching(recipient_id, ticket.id):  # no query for the usual live chat
         return
     ticket = _model(ticket, author)
     recipient = ticket.assignee if author.role == Role.CUSTOMER else ticket.customer

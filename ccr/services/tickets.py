@@ -20,12 +20,11 @@ from ccr.models import (
     User,
     utcnow,
 )
-from ccr.notify import push
-from ccr.notify.email import absolute_url, queue_email
-from ccr.services import Forbidden, NotFound, ServiceError
+from ccr.notify.email import queue_email
+from ccr.services import Forbidden, NotFound, ServiceError, live
 from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps ticket_counts)
 from ccr.services.permissions import can_view_ticket
-from ccr.services.uow import on_commit
+from ccr.urls import absolute_url, ticket_endpoint
 
 S = TicketStatus
 SUBJECT_MAX = 200
@@ -138,7 +137,7 @@ def open_ticket(
     _email(actor, ticket, "ticket_created", headline="We received your request")
     for admin in _active_staff(Role.ADMIN):
         _email(admin, ticket, "ticket_new_admin", headline="A new ticket was raised")
-    on_commit(push.emit, "ticket_created", ticket_summary(ticket), rooms.admins())
+    live.publish("ticket_created", ticket_summary(ticket), rooms.admins())
     return ticket
 
 
@@ -171,12 +170,12 @@ def assign_ticket(ticket: Ticket, agent: User, *, actor: User) -> None:
     _email(agent, ticket, "ticket_assigned_agent", headline="A ticket was assigned to you")
     _email(ticket.customer, ticket, "ticket_assigned_customer", headline="Your ticket has an agent")
     data = ticket_summary(ticket)
-    on_commit(push.emit, "ticket_assigned", data, rooms.user(agent.id))
-    on_commit(push.emit, "ticket_updated", data, rooms.ticket(ticket.id))
-    on_commit(push.emit, "ticket_updated", data, rooms.admins())
+    live.publish("ticket_assigned", data, rooms.user(agent.id))
+    live.publish("ticket_updated", data, rooms.ticket(ticket.id))
+    live.publish("ticket_updated", data, rooms.admins())
     if previous is not None:
-        on_commit(push.emit, "ticket_unassigned", {"id": ticket.id}, rooms.user(previous.id))
-        on_commit(_revoke_room, previous.id, ticket.id)
+        live.publish("ticket_unassigned", {"id": ticket.id}, rooms.user(previous.id))
+        live.revoke(previous.id, ticket.id)
 
 
 def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
@@ -242,7 +241,7 @@ def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User
     record_event(ticket, actor, "rated", old, str(rating))
     if ticket.assignee is not None:
         _email(ticket.assignee, ticket, "ticket_rated", headline=f"Rated {rating} of 5")
-    on_commit(push.emit, "ticket_updated", ticket_summary(ticket), rooms.ticket(ticket.id))
+    live.publish("ticket_updated", ticket_summary(ticket), rooms.ticket(ticket.id))
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -278,8 +277,6 @@ def ticket_summary(ticket: Ticket) -> dict:
 
 
 def ticket_url(ticket: Ticket, user: User) -> str:
-    from ccr.auth.guards import ticket_endpoint
-
     return absolute_url(ticket_endpoint(user.role), ticket_id=ticket.id)
 
 
@@ -319,13 +316,7 @@ def _notify_status(ticket: Ticket, actor: User, verb: str, old: TicketStatus) ->
     if ticket.assignee is not None and (actor.role == Role.CUSTOMER or verb in ("close", "reopen")):
         _email(ticket.assignee, ticket, "ticket_status", headline=headline)
     data = ticket_summary(ticket)
-    on_commit(push.emit, "ticket_updated", data, rooms.ticket(ticket.id))
-    on_commit(push.emit, "ticket_updated", data, rooms.admins())
+    live.publish("ticket_updated", data, rooms.ticket(ticket.id))
+    live.publish("ticket_updated", data, rooms.admins())
     if ticket.assignee_id:
-        on_commit(push.emit, "ticket_updated", data, rooms.user(ticket.assignee_id))
-
-
-def _revoke_room(user_id: int, ticket_id: int) -> None:
-    from ccr.chat import presence
-
-    presence.revoke(user_id, ticket_id)
+        live.publish("ticket_updated", data, rooms.user(ticket.assignee_id))

@@ -4,7 +4,7 @@ a window boundary never lets more than the limit through in any 10 seconds."""
 import pytest
 from limits import parse, strategies
 
-from ccr.chat import ratelimit
+from ccr.realtime import ratelimit
 
 
 @pytest.fixture

@@ -3,16 +3,15 @@
 The `limits` library's moving window, on Redis when configured. Without Redis the window
 lives in this process, in `LocalMovingWindow` below rather than limits' own MemoryStorage:
 that one sweeps every key from a timer thread every 10 ms while events flow, which cost
-a sixth of the chat's server CPU under load (bench/README.md).
+a large share of the chat's server CPU under load (bench/README.md).
 """
 
-import functools
 import threading
 import time
 from collections import deque
 
-from flask import current_app
-from limits import parse, storage, strategies
+from flask import Flask
+from limits import RateLimitItem, parse, storage, strategies
 
 
 class LocalMovingWindow(storage.Storage, storage.MovingWindowSupport):
@@ -87,28 +86,35 @@ class LocalMovingWindow(storage.Storage, storage.MovingWindowSupport):
             self._events.pop(key, None)
 
 
-def _limiter() -> strategies.MovingWindowRateLimiter:
-    ext = current_app.extensions.get("ccr_socket_limiter")
-    if ext is None:
-        uri = current_app.config["RATELIMIT_STORAGE_URI"]
+class SocketLimits:
+    """One app's per-user limits on its socket events (CCR_SOCKET_LIMITS), in the store
+    RATELIMIT_STORAGE_URI names, opened on first use."""
+
+    def __init__(self, app: Flask) -> None:
+        self._limits = app.config["CCR_SOCKET_LIMITS"]
+        self._uri: str = app.config["RATELIMIT_STORAGE_URI"]
+        self._limiter: strategies.MovingWindowRateLimiter | None = None
+
+    def limit(self, key: str) -> RateLimitItem:
+        """The limit configured as `key`; KeyError when there is none."""
+        try:
+            return parse(self._limits[key])
+        except KeyError:
+            raise KeyError(f"CCR_SOCKET_LIMITS has no limit {key!r}") from None
+
+    def allow(self, limit: RateLimitItem, key: str, user_id: int) -> bool:
+        """Count one event under `key` (the limit's name) by this user; False once over."""
+        limiter = self._limiter or self._open()
+        try:
+            return limiter.hit(limit, "socket", key, str(user_id))
+        except Exception:  # the limit store (Redis) is down: do not block conversations
+            return True
+
+    def _open(self) -> strategies.MovingWindowRateLimiter:
         backend = (
-            LocalMovingWindow() if uri.startswith("memory://") else storage.storage_from_string(uri)
+            LocalMovingWindow()
+            if self._uri.startswith("memory://")
+            else storage.storage_from_string(self._uri)
         )
-        ext = current_app.extensions["ccr_socket_limiter"] = strategies.MovingWindowRateLimiter(
-            backend
-        )
-    return ext
-
-
-def allow(action: str, user_id: int) -> bool:
-    """Count one `action` by this user; False once over the configured limit."""
-    limit = _parse(current_app.config["CCR_SOCKET_LIMITS"][action])
-    try:
-        return _limiter().hit(limit, "socket", action, str(user_id))
-    except Exception:  # the limit store (Redis) is down: do not block conversations
-        return True
-
-
-@functools.lru_cache(maxsize=32)
-def _parse(text: str):
-    return parse(text)
+        self._limiter = strategies.MovingWindowRateLimiter(backend)
+        return self._limiter

@@ -1,7 +1,8 @@
 """Which sockets of this process belong to which user, and which tickets they joined.
 
 Process-local by design: each process disconnects and revokes its own sockets; the
-database check on every event covers the rest.
+database check on every event covers the rest. The dispatcher (ccr.realtime.dispatch)
+adds a socket once its connect is accepted and removes it on disconnect.
 """
 
 import threading
@@ -14,15 +15,18 @@ _lock = threading.Lock()
 _sids_by_user: dict[int, set[str]] = defaultdict(set)
 _tickets_by_sid: dict[str, set[int]] = defaultdict(set)
 _user_by_sid: dict[str, int] = {}
+_namespace_by_sid: dict[str, str] = {}
 
 
-def add(sid: str, user_id: int) -> None:
+def add(sid: str, user_id: int, namespace: str) -> None:
     with _lock:
         _sids_by_user[user_id].add(sid)
         _user_by_sid[sid] = user_id
+        _namespace_by_sid[sid] = namespace
 
 
-def remove(sid: str) -> None:
+def remove(sid: str) -> int | None:
+    """Forget the socket; the id of the user it belonged to, if it was known."""
     with _lock:
         user_id = _user_by_sid.pop(sid, None)
         if user_id is not None:
@@ -30,6 +34,8 @@ def remove(sid: str) -> None:
             if not _sids_by_user[user_id]:
                 del _sids_by_user[user_id]
         _tickets_by_sid.pop(sid, None)
+        _namespace_by_sid.pop(sid, None)
+        return user_id
 
 
 def joined(sid: str, ticket_id: int) -> None:
@@ -37,9 +43,16 @@ def joined(sid: str, ticket_id: int) -> None:
         _tickets_by_sid[sid].add(ticket_id)
 
 
-def sids_of_user(user_id: int) -> list[str]:
+def count() -> int:
+    """The sockets open on this process."""
     with _lock:
-        return list(_sids_by_user.get(user_id, ()))
+        return len(_user_by_sid)
+
+
+def sockets_of_user(user_id: int) -> list[tuple[str, str]]:
+    """(sid, namespace) of each of the user's sockets in this process."""
+    with _lock:
+        return [(s, _namespace_by_sid[s]) for s in _sids_by_user.get(user_id, ())]
 
 
 def watching_sids(user_id: int, ticket_id: int) -> list[str]:
@@ -56,8 +69,8 @@ def is_watching(user_id: int, ticket_id: int) -> bool:
 
 def revoke(user_id: int, ticket_id: int) -> None:
     """Take a user's local sockets out of a ticket's rooms (after reassignment)."""
-    for sid in sids_of_user(user_id):
+    for sid, namespace in sockets_of_user(user_id):
         for room in (rooms.ticket(ticket_id), rooms.ticket_staff(ticket_id)):
-            socketio.server.leave_room(sid, room, namespace="/")
+            socketio.server.leave_room(sid, room, namespace=namespace)
         with _lock:
             _tickets_by_sid.get(sid, set()).discard(ticket_id)
