@@ -8,8 +8,8 @@ from ccr.extensions import db
 from ccr.models import Role, Ticket
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 

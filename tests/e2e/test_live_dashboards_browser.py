@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 from ccr.models import Role
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -16,9 +16,11 @@ from ccr.extensions import db
 from ccr.models import Role
 from ccr.services import accounts, tickets
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD, PG_URL, _test_config
 from tests.support.clients import ChatClient, login_session
+from tests.support.database import config_for
 from tests.support.pg import scratch_database
+from tests.support.services import PG_URL
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +61,7 @@ def cluster(cluster_db, mailbox, tmp_path):
 @pytest.fixture
 def people(cluster, cluster_db):
     """A customer, an agent and an assigned ticket, written straight into the cluster's database."""
-    app = create_app(_test_config(cluster_db))
+    app = create_app(config_for(cluster_db))
     with app.app_context():
         made = {}
         for role in (Role.CUSTOMER, Role.AGENT, Role.ADMIN):

@@ -13,7 +13,7 @@ from ccr.models import Role
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.support.clients import ChatClient, login_session
-from tests.support.smtp import free_port
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.live
 

@@ -13,15 +13,16 @@ from ccr.extensions import db
 from ccr.models import Role, Ticket, TicketEvent
 from ccr.services.tickets import assign_ticket, open_ticket
 from ccr.services.uow import commit
-from tests.conftest import _test_config, login
+from tests.support.database import config_for
 from tests.support.routes import PUBLIC_ENDPOINTS
+from tests.support.users import login
 
 PUBLIC = PUBLIC_ENDPOINTS
 SHARED_BLUEPRINTS = {"chat"}  # every role, authorised per ticket
 
 
 def _rules():
-    app = create_app(_test_config("sqlite://"))
+    app = create_app(config_for("sqlite://"))
     out = []
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

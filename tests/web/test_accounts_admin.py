@@ -10,8 +10,8 @@ from ccr.extensions import db
 from ccr.models import Role, User, utcnow
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD, login
 from tests.support.codes import deliver, last_to, link_in
+from tests.support.users import PASSWORD, login
 
 AGENT_EMAIL = "new.agent@example.com"
 

@@ -7,8 +7,8 @@ from ccr.models import Role, User
 from ccr.services import tickets
 from ccr.services.messages import post_message
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD, login
 from tests.support.codes import deliver, last_to
+from tests.support.users import PASSWORD, login
 
 NEW = "another fine passphrase"
 

@@ -9,8 +9,8 @@ from ccr.models import Category, OutboxEmail, Role, Ticket, TicketStatus
 from ccr.notify.email import dispatch_pending
 from ccr.services.tickets import change_status, open_ticket
 from ccr.services.uow import commit
-from tests.conftest import login
 from tests.support.smtp import body_html, body_text
+from tests.support.users import login
 
 BASE = "https://help.example.test"
 SECRET = "SECRET-INTERNAL-NOTE-7f3a"

@@ -10,7 +10,7 @@ from ccr.services.categories import create_category
 from ccr.services.messages import post_message
 from ccr.services.tickets import assign_ticket, change_status, open_ticket
 from ccr.services.uow import commit
-from tests.conftest import login
+from tests.support.users import login
 
 REF = r">(CCR-\d{6})</a>"  # the link in each list row
 
