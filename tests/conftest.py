@@ -7,6 +7,7 @@
 - database: `backend`, `database_url`, `app_config`, `app` (a fresh database per test, on
   SQLite and, when configured, PostgreSQL), `client`.
 - users: `make_user`, `login_as` (and `login()`, `PASSWORD`).
+- scene: `scene()`, a customer's ticket assigned to an agent by an admin.
 - sockets: `socket_client`, the Socket.IO test client.
 - live: `live_server`, the real app in a subprocess; `output_dir`.
 """
@@ -17,6 +18,7 @@ pytest_plugins = [
     "tests.support.smtp",
     "tests.support.database",
     "tests.support.users",
+    "tests.support.scene",
     "tests.support.sockets",
     "tests.support.live",
 ]

@@ -13,14 +13,11 @@ import pytest
 
 from ccr import create_app
 from ccr.extensions import db
-from ccr.models import Role
-from ccr.services import accounts, tickets
-from ccr.services.uow import commit
 from tests.support.clients import ChatClient, login_session
 from tests.support.database import config_for
 from tests.support.pg import scratch_database
+from tests.support.scene import new_scene
 from tests.support.services import PG_URL
-from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,21 +60,16 @@ def people(cluster, cluster_db):
     """A customer, an agent and an assigned ticket, written straight into the cluster's database."""
     app = create_app(config_for(cluster_db))
     with app.app_context():
-        made = {}
-        for role in (Role.CUSTOMER, Role.AGENT, Role.ADMIN):
-            made[role] = accounts.create_user(
-                email=f"{role.value}@cluster.example.com",
-                first_name=role.value.title(),
-                last_name="Cluster",
-                password=PASSWORD,
-                role=role,
-            )
-        commit()
-        ticket = tickets.open_ticket(actor=made[Role.CUSTOMER], subject="Cluster", description="x")
-        commit()
-        tickets.assign_ticket(ticket, made[Role.AGENT], actor=made[Role.ADMIN])
-        commit()
-        out = (ticket.id, made[Role.CUSTOMER].email, made[Role.AGENT].email)
+        cast = {
+            role: {
+                "email": f"{role}@cluster.example.com",
+                "first_name": role.title(),
+                "last_name": "Cluster",
+            }
+            for role in ("admin", "agent", "customer")
+        }
+        s = new_scene(**cast, subject="Cluster", description="x")
+        out = (s.ticket.id, s.customer.email, s.agent.email)
         db.engine.dispose()
     return out
 

@@ -9,9 +9,6 @@ import time
 import pytest
 import redis
 
-from ccr.models import Role
-from ccr.services import tickets
-from ccr.services.uow import commit
 from tests.support.clients import ChatClient, login_session
 from tests.support.net import free_port
 
@@ -19,15 +16,14 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture
-def ticket_pair(app, make_user):
-    customer = make_user(Role.CUSTOMER, email="mp-cust@example.com")
-    agent = make_user(Role.AGENT, email="mp-agent@example.com")
-    admin = make_user(Role.ADMIN)
-    ticket = tickets.open_ticket(actor=customer, subject="Multi", description="process")
-    commit()
-    tickets.assign_ticket(ticket, agent, actor=admin)
-    commit()
-    return ticket.id, customer, agent
+def ticket_pair(scene):
+    s = scene(
+        customer={"email": "mp-cust@example.com"},
+        agent={"email": "mp-agent@example.com"},
+        subject="Multi",
+        description="process",
+    )
+    return s.ticket.id, s.customer, s.agent
 
 
 def _client(server, user) -> ChatClient:
