@@ -7,7 +7,6 @@ bench/README.md for what each metric means.
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import gc
 import json
@@ -16,7 +15,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,8 +27,11 @@ import aiohttp
 import requests
 from flask import Flask
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bench.sio import Sock
+from tests.support.net import free_port, wait_port
+from tests.support.pg import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -66,30 +67,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # -- databases and the server under test ---------------------------------------------------
-
-
-@contextlib.contextmanager
-def scratch_database(server_url: str, name: str):
-    """Create an empty database on the server of server_url; drop it afterwards."""
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Bench:
@@ -529,16 +507,11 @@ def emails_per_s(database_url: str, runs: int = 3, count: int = 1000) -> dict:
          "-c", "aiosmtpd.handlers.Sink"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                sink.kill()
-                raise
-            time.sleep(0.1)
+    try:
+        wait_port(port)
+    except RuntimeError:
+        sink.kill()
+        raise
     saved = dict(os.environ)
     try:
         os.environ.update(
@@ -805,9 +778,9 @@ def main(argv: list[str] | None = None) -> int:
         pg = os.environ.get("CCR_TEST_DATABASE_URL")
         if pg and "db" in parts:
             # Never the configured database itself: a throwaway one on the same server.
-            name = f"ccr_bench_{os.getpid()}"  # two runs side by side never share one
-            log(f"PostgreSQL: CCR_TEST_DATABASE_URL is set; using a scratch database {name}")
-            with scratch_database(pg, name) as url:
+            with scratch_database(pg, "ccr_bench") as url:
+                name = make_url(url).database
+                log(f"PostgreSQL: CCR_TEST_DATABASE_URL is set; using a scratch database {name}")
                 guarded(errors, "postgresql", run_database_metrics,
                         bench, url, url, args.scale, m, "_pg", False)  # fmt: skip
     finally:
