@@ -115,7 +115,7 @@ class Bench:
             capture_output=True, timeout=300,
         )  # fmt: skip
         out = subprocess.run(
-            [str(BIN / "flask"), "ccr", "bench-load", "--tickets", str(tickets)],
+            [sys.executable, "-m", "bench.load", "--tickets", str(tickets)],
             cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         log(f"loaded {tickets:,} tickets in {time.perf_counter() - started:.0f} s: "
