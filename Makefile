@@ -57,7 +57,7 @@ system-packages:
 # The production topology on loopback: nginx -> 3 gunicorn (gevent) processes, Redis,
 # PostgreSQL (DATABASE_URL, default the local `test` database) and the outbox worker.
 cluster: dev-deps assets
-	$(PY) scripts/cluster.py
+	$(PY) -m scripts.cluster
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .

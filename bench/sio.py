@@ -105,3 +105,13 @@ class Sock:
         if self._reader is not None:
             self._reader.cancel()
         self.connected = False
+
+
+async def open_socket(
+    http: aiohttp.ClientSession, base_url: str, cookie: str | None, sem: asyncio.Semaphore
+) -> Sock:
+    """A connected Sock, at most as many connecting at once as `sem` allows."""
+    async with sem:
+        sock = Sock(http, base_url, cookie)
+        await sock.connect()
+        return sock

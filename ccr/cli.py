@@ -1,4 +1,4 @@
-"""flask ccr create-admin | seed-demo | bench-load | worker"""
+"""flask ccr create-admin | seed-demo | worker"""
 
 import random
 import sys
@@ -138,26 +138,6 @@ def seed_demo() -> None:
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for role, email, first, last in DEMO_PEOPLE:
         click.echo(f"  {role.value:<8} {email}  ({first} {last})")
-
-
-@ccr_cli.command("bench-load")
-@click.option("--tickets", type=click.IntRange(min=0), default=1_000_000, show_default=True)
-@click.option("--agents", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--customers", type=click.IntRange(min=1), default=100_000, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
-def bench_load(tickets: int, agents: int, customers: int, seed: int) -> None:
-    """Bulk-load realistic benchmark data (bench databases only: one weak shared password)."""
-    import time
-
-    from ccr.bench_data import BENCH_PASSWORD, load
-
-    started = time.perf_counter()
-    result = load(tickets, agents=agents, customers=customers, seed=seed, progress=click.echo)
-    click.echo(
-        f"Loaded {result.tickets:,} tickets and {result.messages:,} messages in "
-        f"{time.perf_counter() - started:.1f} s (admin id {result.admin_id}; "
-        f"password for every bench user: {BENCH_PASSWORD})."
-    )
 
 
 @ccr_cli.command("worker")

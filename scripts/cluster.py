@@ -2,16 +2,16 @@
 upgrade) in front of three gunicorn processes with the gevent worker, a private Redis as the
 Socket.IO message queue, PostgreSQL, and `flask ccr worker` sending the outbox.
 
-    python scripts/cluster.py            # `make cluster`: runs until Ctrl-C
+    python -m scripts.cluster            # `make cluster`: runs until Ctrl-C
 Tests use the Cluster class and stop everything they start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,24 +20,11 @@ from pathlib import Path
 
 import requests
 
+from tests.support.net import free_port, wait_port
+from tests.support.redis_server import RedisServer
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
 def wait_http(url: str, timeout: float) -> None:
@@ -113,10 +100,9 @@ class Cluster:
         self.python = python
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.redis_port = free_port()
+        self.redis = RedisServer(self.work, log=self.work / "redis.log")
         self.app_ports = [free_port() for _ in range(processes)]
         self.apps: dict[int, subprocess.Popen] = {}
-        self.redis: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.nginx: subprocess.Popen | None = None
 
@@ -133,7 +119,7 @@ class Cluster:
             CCR_OUTBOX_DISPATCHER="external",
             CCR_OUTBOX_POLL_SECONDS="0.5",
             DATABASE_URL=self.database_url,
-            REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            REDIS_URL=self.redis.url,
             SECRET_KEY="cluster-secret-" + "k" * 32,
             MAIL_SERVER="127.0.0.1",
             MAIL_PORT=str(self.smtp_port),
@@ -155,37 +141,6 @@ class Cluster:
             capture_output=True,
             timeout=120,
         )
-
-    def start_redis(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError(
-                "redis-server is needed for the cluster (apt-get install redis-server)"
-            )
-        self.redis = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.work),
-            ],
-            stdout=self._log("redis"),
-            stderr=subprocess.STDOUT,
-        )
-        wait_port(self.redis_port)
-
-    def stop_redis(self) -> None:
-        if self.redis is not None:
-            self.redis.kill()
-            self.redis.wait(10)
-            self.redis = None
 
     def start_app(self, port: int) -> None:
         cmd = [
@@ -211,15 +166,13 @@ class Cluster:
             env=self.env(PORT=str(port)),
             stdout=self._log(f"app-{port}"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the worker dies with the master
         )
         wait_http(f"http://127.0.0.1:{port}/healthz", 60)
 
     def kill_app(self, port: int) -> None:
         proc = self.apps.pop(port)
-        proc.kill()
-        proc.wait(10)
-        # gunicorn's worker is its child: make sure nothing keeps serving on that port.
-        subprocess.run(["pkill", "-9", "-f", f"127.0.0.1:{port}"], check=False)
+        _kill_group(proc)
 
     def start_worker(self) -> None:
         self.worker = subprocess.Popen(
@@ -251,7 +204,7 @@ class Cluster:
         (self.work / "instance").mkdir(parents=True, exist_ok=True)
         try:
             self.migrate()
-            self.start_redis()
+            self.redis.start()
             for port in self.app_ports:
                 self.start_app(port)
             self.start_worker()
@@ -272,16 +225,23 @@ class Cluster:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        for port in list(self.apps):
-            subprocess.run(["pkill", "-9", "-f", f"127.0.0.1:{port}"], check=False)
+        for proc in self.apps.values():
+            _kill_group(proc)
         self.apps.clear()
         self.nginx = self.worker = None
-        self.stop_redis()
+        self.redis.stop()
 
     def upstream_for(self, route: str) -> str:
         """Which app process a ccr_route cookie sticks to (nginx reports it)."""
         r = requests.get(self.url + "/healthz", cookies={"ccr_route": route}, timeout=5)
         return r.headers.get("X-Upstream", "")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill a gunicorn master and its worker (the master's child, in its process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def main() -> None:
@@ -295,7 +255,7 @@ def main() -> None:
     )
     print(
         f"\n  Cluster up: nginx on {cluster.url} -> gunicorn on ports "
-        f"{', '.join(map(str, cluster.app_ports))}; Redis on {cluster.redis_port}; logs in "
+        f"{', '.join(map(str, cluster.app_ports))}; Redis on {cluster.redis.port}; logs in "
         f"{cluster.work}. Emails go to SMTP 127.0.0.1:{smtp}. Ctrl-C stops everything.\n"
     )
     try:

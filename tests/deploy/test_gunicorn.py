@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PG_URL
+from tests.support.net import free_port
 from tests.support.pg import scratch_database
-from tests.support.smtp import free_port
+from tests.support.services import PG_URL
 
 # settings of the developer's shell must not leak into the server under test
 APP_VARIABLES = ("CCR_", "MAIL_", "GUNICORN_", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "FLASK_")

@@ -8,7 +8,7 @@ from ccr.extensions import db
 from ccr.models import Role, Ticket
 from ccr.services.tickets import open_ticket
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -5,11 +5,11 @@ import pytest
 from playwright.sync_api import expect
 
 from ccr.extensions import db
-from ccr.models import Role, Ticket
+from ccr.models import Ticket
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -23,14 +23,14 @@ XSS = [
 
 
 @pytest.fixture
-def chat(app, live_server, make_user, new_page, mailbox):
-    customer = make_user(Role.CUSTOMER, first_name="Cara", email="cara@example.com")
-    agent = make_user(Role.AGENT, first_name="Sam", email="sam@example.com")
-    admin = make_user(Role.ADMIN)
-    ticket = tickets.open_ticket(actor=customer, subject="Router blinks", description="Red light")
-    commit()
-    tickets.assign_ticket(ticket, agent, actor=admin)
-    commit()
+def chat(app, live_server, scene, new_page, mailbox):
+    s = scene(
+        customer={"first_name": "Cara", "email": "cara@example.com"},
+        agent={"first_name": "Sam", "email": "sam@example.com"},
+        subject="Router blinks",
+        description="Red light",
+    )
+    customer, agent, admin, ticket = s.customer, s.agent, s.admin, s.ticket
     srv = live_server()
     cust = new_page(srv.url)
     log_in(cust, customer.email, PASSWORD)

@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from ccr.models import Role
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
 from tests.support.smtp import body_text
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "another quiet harbour"

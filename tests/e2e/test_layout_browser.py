@@ -5,8 +5,8 @@ import pytest
 from ccr.models import Role
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 PHONES = [{"width": 360, "height": 740}, {"width": 375, "height": 812}]

@@ -4,10 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from ccr.models import Role
-from ccr.services import tickets
-from ccr.services.uow import commit
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -37,16 +35,14 @@ def test_a_new_ticket_appears_on_the_admin_dashboard_without_a_reload(
     assert adm.evaluate("window.ccrStayed") == 1  # updated in place, not reloaded
 
 
-def test_closing_makes_the_agents_chat_read_only_live(
-    app, live_server, make_user, new_page, mailbox
-):
-    customer = make_user(Role.CUSTOMER, email="close.cust@example.com")
-    agent = make_user(Role.AGENT, email="close.agent@example.com")
-    admin = make_user(Role.ADMIN)
-    ticket = tickets.open_ticket(actor=customer, subject="Close me", description="x")
-    commit()
-    tickets.assign_ticket(ticket, agent, actor=admin)
-    commit()
+def test_closing_makes_the_agents_chat_read_only_live(app, live_server, scene, new_page, mailbox):
+    s = scene(
+        customer={"email": "close.cust@example.com"},
+        agent={"email": "close.agent@example.com"},
+        subject="Close me",
+        description="x",
+    )
+    customer, agent, ticket = s.customer, s.agent, s.ticket
     srv = live_server()
     agt = new_page(srv.url)
     log_in(agt, agent.email, PASSWORD)

@@ -4,6 +4,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from bench.load import bench_load
 from ccr.extensions import db
 from ccr.models import Message, Role, Ticket, TicketStatus, User
 from ccr.services import queries
@@ -11,7 +12,7 @@ from ccr.services import queries
 
 def test_bench_load_makes_realistic_varied_data(app):
     result = app.test_cli_runner().invoke(
-        args=["ccr", "bench-load", "--tickets", "500", "--agents", "20", "--customers", "200"]
+        bench_load, args=["--tickets", "500", "--agents", "20", "--customers", "200"]
     )
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count(Ticket.id))) == 500

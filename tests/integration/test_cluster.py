@@ -3,26 +3,23 @@ websocket upgrade, three gunicorn+gevent processes, Redis, PostgreSQL, a separat
 worker. Clients on different processes chat; killing a process, stopping Redis and stopping
 SMTP lose nothing."""
 
-import importlib.util
 import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from ccr import create_app
 from ccr.extensions import db
-from ccr.models import Role
-from ccr.services import accounts, tickets
-from ccr.services.uow import commit
-from tests.conftest import PASSWORD, PG_URL, _test_config
+from scripts.cluster import Cluster
 from tests.support.clients import ChatClient, login_session
+from tests.support.database import config_for
 from tests.support.pg import scratch_database
+from tests.support.redis_server import RedisServer
+from tests.support.scene import new_scene
+from tests.support.services import IN_CI, PG_URL
 
 pytestmark = pytest.mark.live
-ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _need(what: str, ok: bool) -> None:
@@ -30,13 +27,6 @@ def _need(what: str, ok: bool) -> None:
         if IN_CI:
             pytest.fail(f"the cluster test needs {what} in CI")
         pytest.skip(f"the cluster test needs {what}")
-
-
-def _load_cluster_module():
-    spec = importlib.util.spec_from_file_location("ccr_cluster", ROOT / "scripts" / "cluster.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -49,9 +39,8 @@ def cluster_db():
 @pytest.fixture
 def cluster(cluster_db, mailbox, tmp_path):
     _need("nginx", bool(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")))
-    _need("redis-server", bool(shutil.which("redis-server")))
-    module = _load_cluster_module()
-    c = module.Cluster(cluster_db, mailbox.port, work=tmp_path / "cluster").start()
+    _need("redis-server", RedisServer.binary() is not None)
+    c = Cluster(cluster_db, mailbox.port, work=tmp_path / "cluster").start()
     yield c
     c.stop()
 
@@ -59,23 +48,18 @@ def cluster(cluster_db, mailbox, tmp_path):
 @pytest.fixture
 def people(cluster, cluster_db):
     """A customer, an agent and an assigned ticket, written straight into the cluster's database."""
-    app = create_app(_test_config(cluster_db))
+    app = create_app(config_for(cluster_db))
     with app.app_context():
-        made = {}
-        for role in (Role.CUSTOMER, Role.AGENT, Role.ADMIN):
-            made[role] = accounts.create_user(
-                email=f"{role.value}@cluster.example.com",
-                first_name=role.value.title(),
-                last_name="Cluster",
-                password=PASSWORD,
-                role=role,
-            )
-        commit()
-        ticket = tickets.open_ticket(actor=made[Role.CUSTOMER], subject="Cluster", description="x")
-        commit()
-        tickets.assign_ticket(ticket, made[Role.AGENT], actor=made[Role.ADMIN])
-        commit()
-        out = (ticket.id, made[Role.CUSTOMER].email, made[Role.AGENT].email)
+        cast = {
+            role: {
+                "email": f"{role}@cluster.example.com",
+                "first_name": role.title(),
+                "last_name": "Cluster",
+            }
+            for role in ("admin", "agent", "customer")
+        }
+        s = new_scene(**cast, subject="Cluster", description="x")
+        out = (s.ticket.id, s.customer.email, s.agent.email)
         db.engine.dispose()
     return out
 
@@ -115,11 +99,11 @@ def test_chat_across_processes_survives_a_killed_process_and_a_redis_outage(
 
     # 3. Redis stops for a few seconds: sends are still saved and acknowledged; catch-up
     #    delivers them once it is back.
-    cluster.stop_redis()
+    cluster.redis.stop()
     during = [cust.send(ticket_id, f"no redis {i}", f"r{i}") for i in range(3)]
     assert all(a["ok"] for a in during), during
     time.sleep(2)
-    cluster.start_redis()
+    cluster.redis.start()
     missed = agt2.join(ticket_id, after_id=sent[-1])
     assert [m["id"] for m in missed] == [a["id"] for a in during]
     cust.close()

@@ -14,8 +14,9 @@ from sqlalchemy import create_engine, inspect, text
 
 from ccr import create_app
 from ccr.extensions import db
-from tests.conftest import PG_URL, _test_config
+from tests.support.database import config_for
 from tests.support.pg import scratch_database
+from tests.support.services import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
@@ -51,7 +52,7 @@ def _tables(url: str) -> set[str]:
 
 
 def test_upgrade_downgrade_upgrade_from_empty(empty_database):
-    app = create_app(_test_config(empty_database))
+    app = create_app(config_for(empty_database))
     with app.app_context():
         upgrade()
         assert _tables(empty_database) == TABLES
@@ -63,7 +64,7 @@ def test_upgrade_downgrade_upgrade_from_empty(empty_database):
 
 
 def test_the_counters_revision_counts_the_tickets_already_there(empty_database):
-    app = create_app(_test_config(empty_database))
+    app = create_app(config_for(empty_database))
     with app.app_context():
         upgrade(revision="0004_bench_indexes")
         with db.engine.begin() as conn:
@@ -93,7 +94,7 @@ def test_the_counters_revision_counts_the_tickets_already_there(empty_database):
 
 
 def test_migrated_schema_matches_the_models(empty_database):
-    app = create_app(_test_config(empty_database))
+    app = create_app(config_for(empty_database))
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:

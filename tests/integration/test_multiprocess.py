@@ -2,32 +2,24 @@
 processes talk to each other; a killed process's clients reconnect elsewhere and catch up;
 a Redis outage loses no saved message."""
 
-import shutil
-import subprocess
-import time
-
 import pytest
 import redis
 
-from ccr.models import Role
-from ccr.services import tickets
-from ccr.services.uow import commit
 from tests.support.clients import ChatClient, login_session
-from tests.support.smtp import free_port
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.live
 
 
 @pytest.fixture
-def ticket_pair(app, make_user):
-    customer = make_user(Role.CUSTOMER, email="mp-cust@example.com")
-    agent = make_user(Role.AGENT, email="mp-agent@example.com")
-    admin = make_user(Role.ADMIN)
-    ticket = tickets.open_ticket(actor=customer, subject="Multi", description="process")
-    commit()
-    tickets.assign_ticket(ticket, agent, actor=admin)
-    commit()
-    return ticket.id, customer, agent
+def ticket_pair(scene):
+    s = scene(
+        customer={"email": "mp-cust@example.com"},
+        agent={"email": "mp-agent@example.com"},
+        subject="Multi",
+        description="process",
+    )
+    return s.ticket.id, s.customer, s.agent
 
 
 def _client(server, user) -> ChatClient:
@@ -83,46 +75,12 @@ def test_r8_a_killed_process_loses_nothing_and_duplicates_nothing(
 
 def test_r5_a_redis_outage_loses_no_saved_message(live_server, ticket_pair, tmp_path):
     """Our own Redis (never the shared one) is stopped mid-conversation and restarted."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if RedisServer.binary() is None:
         pytest.skip("redis-server is not installed: this test starts and kills its own Redis")
     ticket_id, customer, agent = ticket_pair
-    port = free_port()
-
-    def start_redis():
-        return subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def wait_redis():
-        r = redis.Redis(port=port, socket_connect_timeout=1)
-        for _ in range(100):
-            try:
-                if r.ping():
-                    return
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        raise AssertionError("own redis did not start")
-
-    proc = start_redis()
+    own = RedisServer(tmp_path).start()
     try:
-        wait_redis()
-        url = f"redis://127.0.0.1:{port}/0"
-        one, two = _two_servers(live_server, url)
+        one, two = _two_servers(live_server, own.url)
         cust, agt = _client(one, customer), _client(two, agent)
         cust.join(ticket_id)
         agt.join(ticket_id)
@@ -130,13 +88,11 @@ def test_r5_a_redis_outage_loses_no_saved_message(live_server, ticket_pair, tmp_
         assert first["ok"]
         agt.wait_for(1)
 
-        proc.kill()
-        proc.wait(10)
+        own.stop()
         during = [cust.send(ticket_id, f"during outage {i}", f"r{i + 1}") for i in range(3)]
         assert all(a["ok"] for a in during), during  # saved and acknowledged without Redis
 
-        proc = start_redis()
-        wait_redis()
+        own.start()
         # Catch-up (what the page does on reconnect or its periodic sync) fills the gap.
         missed = agt.join(ticket_id, after_id=first["id"])
         assert [m["id"] for m in missed] == [a["id"] for a in during]
@@ -144,5 +100,4 @@ def test_r5_a_redis_outage_loses_no_saved_message(live_server, ticket_pair, tmp_
         cust.close()
         agt.close()
     finally:
-        proc.kill()
-        proc.wait(10)
+        own.stop()

@@ -10,9 +10,7 @@ from ccr.services import ServiceError
 from ccr.services.tickets import (
     TRANSITIONS,
     allowed_verbs,
-    assign_ticket,
     change_status,
-    open_ticket,
 )
 from ccr.services.uow import commit
 
@@ -40,15 +38,9 @@ def test_the_table_has_exactly_the_expected_verbs():
 
 
 @pytest.fixture
-def cast(make_user):
-    admin = make_user(Role.ADMIN)
-    agent = make_user(Role.AGENT)
-    customer = make_user(Role.CUSTOMER)
-    ticket = open_ticket(actor=customer, subject="S", description="D")
-    commit()
-    assign_ticket(ticket, agent, actor=admin)
-    commit()
-    return {Role.ADMIN: admin, Role.AGENT: agent, Role.CUSTOMER: customer}, ticket
+def cast(scene):
+    s = scene(subject="S", description="D")
+    return {Role.ADMIN: s.admin, Role.AGENT: s.agent, Role.CUSTOMER: s.customer}, s.ticket
 
 
 def _counts(ticket_id):

@@ -11,9 +11,9 @@ from ccr.extensions import db
 from ccr.models import Message, ReadMarker, Role, Ticket, TicketEvent, TicketStatus, User, utcnow
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import login
 from tests.support.chat import connect_as, created, joined, send
 from tests.support.faults import commit_fails, database_unreachable
+from tests.support.users import login
 
 
 def count_messages():

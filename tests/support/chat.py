@@ -2,7 +2,7 @@
 
 import uuid
 
-from tests.conftest import login
+from tests.support.users import login
 
 
 def connect_as(app, socket_client, user):

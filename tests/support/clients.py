@@ -7,7 +7,7 @@ import time
 import requests
 import socketio
 
-from tests.conftest import PASSWORD
+from tests.support.users import PASSWORD
 
 
 def login_session(base: str, email: str, password: str = PASSWORD) -> requests.Session:

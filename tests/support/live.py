@@ -1,4 +1,5 @@
-"""The real app in a subprocess on a free 127.0.0.1 port (browser, origin, multi-process tests)."""
+"""The real app in a subprocess on a free 127.0.0.1 port (browser, origin, multi-process tests):
+LiveServer and the live_server fixture; output_dir for what browser tests save."""
 
 import os
 import subprocess
@@ -6,9 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from tests.support.smtp import free_port
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +71,31 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def live_server(app, database_url, tmp_path, smtp_sink):
+    """The real app (python app.py, threading mode) on a free port, sharing the test database.
+
+    Call live_server() to start one; extra environment variables can be passed.
+    """
+    servers = []
+
+    def start(**env: str) -> LiveServer:
+        env.setdefault("MAIL_PORT", str(smtp_sink.port))
+        env.setdefault("MAIL_SERVER", "127.0.0.1")
+        server = LiveServer(database_url, tmp_path / f"live{len(servers)}", env)
+        server.instance_path.mkdir(parents=True, exist_ok=True)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    path = ROOT / "test-output"
+    path.mkdir(exist_ok=True)
+    return path

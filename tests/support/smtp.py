@@ -1,19 +1,16 @@
-"""A real SMTP server (aiosmtpd) on a free 127.0.0.1 port that collects what it receives."""
+"""A real SMTP server (aiosmtpd) on a free 127.0.0.1 port that collects what it receives, and
+the fixtures that share one per run: smtp_sink, mailbox."""
 
 import email
 import email.policy
-import socket
 import threading
 import time
 from email.message import EmailMessage
 
+import pytest
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port
 
 
 class _Handler:
@@ -84,3 +81,27 @@ def body_text(msg: EmailMessage) -> str:
 def body_html(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("html",))
     return part.get_content() if part is not None else ""
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_sink):
+    """The SMTP sink, emptied and running; restarted after a test that stopped it."""
+    smtp_sink.clear()
+    smtp_sink.reply_code = None
+    smtp_sink.refuse.clear()
+    smtp_sink.drop_after = None
+    if smtp_sink._controller is None:
+        smtp_sink.start()
+    yield smtp_sink
+    smtp_sink.reply_code = None
+    smtp_sink.refuse.clear()
+    smtp_sink.drop_after = None
+    if smtp_sink._controller is None:
+        smtp_sink.start()

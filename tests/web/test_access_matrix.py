@@ -11,17 +11,16 @@ from sqlalchemy import select
 from ccr import create_app
 from ccr.extensions import db
 from ccr.models import Role, Ticket, TicketEvent
-from ccr.services.tickets import assign_ticket, open_ticket
-from ccr.services.uow import commit
-from tests.conftest import _test_config, login
+from tests.support.database import config_for
 from tests.support.routes import PUBLIC_ENDPOINTS
+from tests.support.users import login
 
 PUBLIC = PUBLIC_ENDPOINTS
 SHARED_BLUEPRINTS = {"chat"}  # every role, authorised per ticket
 
 
 def _rules():
-    app = create_app(_test_config("sqlite://"))
+    app = create_app(config_for("sqlite://"))
     out = []
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
@@ -52,25 +51,18 @@ def test_the_matrix_is_not_empty():
 
 
 @pytest.fixture
-def world(make_user):
-    admin = make_user(Role.ADMIN)
-    people = {
-        "customer": make_user(Role.CUSTOMER),
-        "other_customer": make_user(Role.CUSTOMER),
-        "agent": make_user(Role.AGENT),
-        "other_agent": make_user(Role.AGENT),
-        "admin": admin,
-    }
-    ticket = open_ticket(actor=people["customer"], subject="Mine", description="d")
-    commit()
-    assign_ticket(ticket, people["agent"], actor=admin)
-    commit()
+def world(scene):
+    mine = scene(subject="Mine", description="d")
     # the others have tickets of their own, so "other" is not just "has nothing"
-    theirs = open_ticket(actor=people["other_customer"], subject="Theirs", description="d")
-    commit()
-    assign_ticket(theirs, people["other_agent"], actor=admin)
-    commit()
-    return people, ticket
+    theirs = scene(admin=mine.admin, subject="Theirs", description="d")
+    people = {
+        "customer": mine.customer,
+        "other_customer": theirs.customer,
+        "agent": mine.agent,
+        "other_agent": theirs.agent,
+        "admin": mine.admin,
+    }
+    return people, mine.ticket
 
 
 CASES = [

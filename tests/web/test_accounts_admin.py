@@ -10,8 +10,8 @@ from ccr.extensions import db
 from ccr.models import Role, User, utcnow
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import PASSWORD, login
 from tests.support.codes import deliver, last_to, link_in
+from tests.support.users import PASSWORD, login
 
 AGENT_EMAIL = "new.agent@example.com"
 
@@ -144,13 +144,9 @@ def test_editing_an_agent(client, admin, make_user):
     assert agent.full_name == "Renamed Agent" and agent.email == "renamed@example.com"
 
 
-def test_deactivating_logs_the_agent_out_and_flags_their_tickets(app, client, admin, make_user):
-    agent = make_user(Role.AGENT)
-    customer = make_user(Role.CUSTOMER)
-    t = tickets.open_ticket(actor=customer, subject="Stranded", description="d")
-    commit()
-    tickets.assign_ticket(t, agent, actor=admin)
-    commit()
+def test_deactivating_logs_the_agent_out_and_flags_their_tickets(app, client, admin, scene):
+    s = scene(admin=admin, subject="Stranded", description="d")
+    agent, t = s.agent, s.ticket
     agent_client = app.test_client()
     login(agent_client, agent)
     assert client.post(f"/admin/agents/{agent.id}/deactivate").status_code == 302

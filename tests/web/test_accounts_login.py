@@ -6,7 +6,7 @@ from flask import g
 
 from ccr.extensions import db
 from ccr.models import Role
-from tests.conftest import PASSWORD, login
+from tests.support.users import PASSWORD, login
 
 
 def _post_login(client, email, password=PASSWORD, **kw):

@@ -4,11 +4,10 @@ import json
 
 from ccr.extensions import db
 from ccr.models import Role, User
-from ccr.services import tickets
 from ccr.services.messages import post_message
-from ccr.services.uow import commit
-from tests.conftest import PASSWORD, login
 from tests.support.codes import deliver, last_to
+from tests.support.scene import Scene
+from tests.support.users import PASSWORD, login
 
 NEW = "another fine passphrase"
 
@@ -91,20 +90,17 @@ def test_turning_chat_emails_off_and_on(client, login_as):
     assert user.notify_chat_email is True
 
 
-def _ticket_with_conversation(customer: User, agent: User, admin: User):
-    ticket = tickets.open_ticket(actor=customer, subject="Broken kettle", description="It leaks")
-    commit()
-    tickets.assign_ticket(ticket, agent, actor=admin)
-    commit()
-    post_message(ticket, customer, "Any news?", "c1")
-    post_message(ticket, agent, "On it", "a1")
-    post_message(ticket, agent, "SECRET internal remark", "a2", internal=True)
-    return ticket
+def _conversation(scene, **cast) -> Scene:
+    s = scene(subject="Broken kettle", description="It leaks", **cast)
+    post_message(s.ticket, s.customer, "Any news?", "c1")
+    post_message(s.ticket, s.agent, "On it", "a1")
+    post_message(s.ticket, s.agent, "SECRET internal remark", "a2", internal=True)
+    return s
 
 
-def test_data_export_holds_everything_but_internal_notes(client, make_user):
+def test_data_export_holds_everything_but_internal_notes(client, make_user, scene):
     customer = make_user(Role.CUSTOMER, first_name="Ada")
-    ticket = _ticket_with_conversation(customer, make_user(Role.AGENT), make_user(Role.ADMIN))
+    ticket = _conversation(scene, customer=customer).ticket
     login(client, customer)
     response = client.get("/profile/data.json")
     assert response.status_code == 200
@@ -122,9 +118,9 @@ def test_data_export_holds_everything_but_internal_notes(client, make_user):
     assert b"$2b$" not in response.data  # no hash
 
 
-def test_data_export_holds_nothing_of_other_customers(client, make_user):
+def test_data_export_holds_nothing_of_other_customers(client, make_user, scene):
     me, other = make_user(), make_user()
-    _ticket_with_conversation(other, make_user(Role.AGENT), make_user(Role.ADMIN))
+    _conversation(scene, customer=other)
     login(client, me)
     data = client.get("/profile/data.json").json
     assert data["tickets"] == [] and data["messages"] == [] and data["events"] == []
@@ -138,10 +134,9 @@ def test_deleting_the_account_needs_the_password(client, login_as):
     assert user.deleted_at is None
 
 
-def test_deleting_erases_personal_data_but_keeps_tickets(app, client, make_user, socket_client):
-    customer = make_user(Role.CUSTOMER, first_name="Zed", last_name="Private")
-    agent, admin = make_user(Role.AGENT), make_user(Role.ADMIN)
-    ticket_id = _ticket_with_conversation(customer, agent, admin).id
+def test_deleting_erases_personal_data_but_keeps_tickets(app, client, scene, socket_client):
+    s = _conversation(scene, customer={"first_name": "Zed", "last_name": "Private"})
+    customer, admin, ticket_id = s.customer, s.admin, s.ticket.id
     email, customer_id, admin_id = customer.email, customer.id, admin.id
     login(client, customer)
     sc = socket_client(client)

@@ -5,9 +5,9 @@ from datetime import timedelta
 import time_machine
 
 from ccr.models import Role, utcnow
-from tests.conftest import PASSWORD
 from tests.support.codes import code_in, deliver, last_to, link_in
 from tests.support.smtp import body_text
+from tests.support.users import PASSWORD
 
 NEW = "new.person@example.com"
 

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from ccr.extensions import db
 from ccr.models import OutboxEmail, Role, utcnow
 from ccr.notify.email import REDACTED
-from tests.conftest import PASSWORD, login
 from tests.support.codes import code_in, deliver, last_to
 from tests.support.smtp import body_text
+from tests.support.users import PASSWORD, login
 
 NEW_PASSWORD = "a brand new passphrase"
 

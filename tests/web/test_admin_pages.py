@@ -9,7 +9,7 @@ from ccr.models import OutboxEmail, OutboxStatus, Role
 from ccr.notify.email import dispatch_pending
 from ccr.services.tickets import open_ticket
 from ccr.services.uow import commit
-from tests.conftest import login
+from tests.support.users import login
 
 
 def test_mail_log_shows_rows_and_retries_a_dead_one(app, client, make_user, mailbox):

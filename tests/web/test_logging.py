@@ -14,9 +14,9 @@ from ccr.models import OutboxEmail, OutboxStatus, Role, utcnow
 from ccr.notify.email import run_dispatcher
 from ccr.services import tickets
 from ccr.services.uow import commit
-from tests.conftest import login
 from tests.support.chat import send
 from tests.support.faults import database_unreachable
+from tests.support.users import login
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from ccr.models import Role
-from tests.conftest import PASSWORD, login
+from tests.support.users import PASSWORD, login
 
 
 def test_healthz_answers_without_login(client):
@@ -18,9 +18,9 @@ def test_readyz_ok_when_the_database_answers(client):
 
 def test_readyz_503_when_the_database_is_unreachable(tmp_path, smtp_sink):
     from ccr import create_app
-    from tests.conftest import _test_config
+    from tests.support.database import config_for
 
-    app = create_app(_test_config("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    app = create_app(config_for("postgresql+psycopg://nobody@127.0.0.1:1/none"))
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["database"] == "unreachable"
@@ -28,9 +28,9 @@ def test_readyz_503_when_the_database_is_unreachable(tmp_path, smtp_sink):
 
 def test_a_page_needing_the_database_gives_a_clear_503_when_it_is_down(tmp_path):
     from ccr import create_app
-    from tests.conftest import _test_config
+    from tests.support.database import config_for
 
-    app = create_app(_test_config("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    app = create_app(config_for("postgresql+psycopg://nobody@127.0.0.1:1/none"))
     response = app.test_client().post(
         "/login", data={"email": "a@example.com", "password": "x" * 9}
     )

@@ -9,8 +9,8 @@ from ccr.models import Category, OutboxEmail, Role, Ticket, TicketStatus
 from ccr.notify.email import dispatch_pending
 from ccr.services.tickets import change_status, open_ticket
 from ccr.services.uow import commit
-from tests.conftest import login
 from tests.support.smtp import body_html, body_text
+from tests.support.users import login
 
 BASE = "https://help.example.test"
 SECRET = "SECRET-INTERNAL-NOTE-7f3a"
@@ -181,15 +181,9 @@ def test_full_lifecycle_for_all_three_roles_with_exact_emails(app, make_user, ma
     assert audit.count(ticket.reference) >= 15
 
 
-def test_reopen_goes_to_open_when_the_agent_is_gone(app, make_user, mailbox):
-    admin = make_user(Role.ADMIN)
-    ann = make_user(Role.AGENT)
-    cus = make_user(Role.CUSTOMER)
-    ticket = open_ticket(actor=cus, subject="S", description="D")
-    commit()
-    from ccr.services.tickets import assign_ticket
-
-    assign_ticket(ticket, ann, actor=admin)
+def test_reopen_goes_to_open_when_the_agent_is_gone(app, scene, mailbox):
+    s = scene(subject="S", description="D")
+    ann, cus, ticket = s.agent, s.customer, s.ticket
     change_status(ticket, "resolve", actor=ann)
     commit()
     ann.active = False

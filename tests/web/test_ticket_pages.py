@@ -10,7 +10,7 @@ from ccr.services.categories import create_category
 from ccr.services.messages import post_message
 from ccr.services.tickets import assign_ticket, change_status, open_ticket
 from ccr.services.uow import commit
-from tests.conftest import login
+from tests.support.users import login
 
 REF = r">(CCR-\d{6})</a>"  # the link in each list row
 
@@ -163,13 +163,9 @@ def test_my_tickets_paginates_without_losing_filters(client, make_user):
     assert len(re.findall(r'data-ticket-id="', second)) == 2
 
 
-def test_customer_sees_agent_name_never_email_and_no_internal_notes(client, make_user):
-    admin = make_user(Role.ADMIN)
-    agent = make_user(Role.AGENT, first_name="Ada", last_name="Lovelace")
-    customer = make_user(Role.CUSTOMER)
-    ticket = _ticket(customer)
-    assign_ticket(ticket, agent, actor=admin)
-    commit()
+def test_customer_sees_agent_name_never_email_and_no_internal_notes(client, scene):
+    s = scene(agent={"first_name": "Ada", "last_name": "Lovelace"})
+    agent, customer, ticket = s.agent, s.customer, s.ticket
     post_message(ticket, agent, "Secret staff note", "c1", internal=True)
     post_message(ticket, agent, "Hello from support", "c2")
     login(client, customer)
@@ -179,13 +175,9 @@ def test_customer_sees_agent_name_never_email_and_no_internal_notes(client, make
     assert "assigned" in page  # timeline
 
 
-def test_customer_close_has_a_confirm_step_then_reopen_and_rate(client, make_user):
-    admin = make_user(Role.ADMIN)
-    agent = make_user(Role.AGENT)
-    customer = make_user(Role.CUSTOMER)
-    ticket = _ticket(customer)
-    assign_ticket(ticket, agent, actor=admin)
-    commit()
+def test_customer_close_has_a_confirm_step_then_reopen_and_rate(client, scene):
+    s = scene()
+    admin, agent, customer, ticket = s.admin, s.agent, s.customer, s.ticket
     login(client, customer)
     page = client.get(f"/customer/tickets/{ticket.id}").data.decode()
     assert f"/customer/tickets/{ticket.id}/close" in page
@@ -282,13 +274,9 @@ def test_agent_ticket_page_shows_customer_and_only_visible_other_tickets(client,
     assert 'name="verb" value="close"' not in page
 
 
-def test_agent_status_buttons_walk_the_ticket(client, make_user):
-    admin = make_user(Role.ADMIN)
-    agent = make_user(Role.AGENT)
-    customer = make_user(Role.CUSTOMER)
-    ticket = _ticket(customer)
-    assign_ticket(ticket, agent, actor=admin)
-    commit()
+def test_agent_status_buttons_walk_the_ticket(client, scene):
+    s = scene()
+    agent, ticket = s.agent, s.ticket
     login(client, agent)
     for verb, status in [
         ("start", "in_progress"),
@@ -411,24 +399,17 @@ def test_admin_manages_categories(client, make_user):
     assert "Invoices" in page and "Retired" in page
 
 
-def test_admin_audit_log_lists_events(client, make_user):
-    admin = make_user(Role.ADMIN)
-    agent = make_user(Role.AGENT, first_name="Zed")
-    ticket = _ticket(make_user(Role.CUSTOMER))
-    assign_ticket(ticket, agent, actor=admin)
-    commit()
+def test_admin_audit_log_lists_events(client, scene):
+    s = scene(agent={"first_name": "Zed"})
+    admin, ticket = s.admin, s.ticket
     login(client, admin)
     page = client.get("/admin/audit").data.decode()
     assert ticket.reference in page and "assigned" in page and "Zed Tester" in page
 
 
-def test_agent_first_reply_stamps_first_response_and_customer_reply_restarts(client, make_user):
-    admin = make_user(Role.ADMIN)
-    agent = make_user(Role.AGENT)
-    customer = make_user(Role.CUSTOMER)
-    ticket = _ticket(customer)
-    assign_ticket(ticket, agent, actor=admin)
-    commit()
+def test_agent_first_reply_stamps_first_response_and_customer_reply_restarts(client, scene):
+    s = scene()
+    agent, customer, ticket = s.agent, s.customer, s.ticket
     post_message(ticket, agent, "note", "n1", internal=True)
     assert ticket.first_response_at is None  # an internal note is not a response
     post_message(ticket, agent, "On it", "r1")

@@ -1,4 +1,4 @@
-"""Bulk loader for benchmark data: `flask ccr bench-load --tickets N`.
+"""Bulk loader for benchmark data: `python -m bench.load --tickets N` (bench/load.py).
 
 Fast (SQLAlchemy Core executemany in batches, explicit ids) and realistic enough for indexes
 to behave as they would in production: skewed (Zipf-like) agent and customer workloads,

@@ -1,0 +1,1 @@
+"""One module per benchmark phase; bench/run.py runs them and collects their metrics."""
