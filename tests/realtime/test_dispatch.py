@@ -13,9 +13,9 @@ from ccr.extensions import db
 from ccr.models import Category, Role
 from ccr.realtime import dispatch
 from ccr.services import ServiceError, uow
-from tests.conftest import login
 from tests.support.chat import connect_as
 from tests.support.faults import database_unreachable
+from tests.support.users import login
 
 PROBE = "/probe"  # a second namespace, declared by these tests only
 
