@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 FLASK := $(VENV)/bin/flask
 export FLASK_APP := app.py
 
-.PHONY: run test venv deps dev-deps assets migrate seed lint lock db2-ddl system-packages cluster docker bench clean
+.PHONY: run test venv deps dev-deps assets migrate seed lint lint-js lock db2-ddl system-packages cluster docker bench clean
 
 run: deps assets migrate seed
 	@echo ""
@@ -59,9 +59,13 @@ system-packages:
 cluster: dev-deps assets
 	$(PY) -m scripts.cluster
 
-lint: dev-deps
+lint: dev-deps lint-js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/hadolint --failure-threshold error Dockerfile
+
+# eslint (a devDependency, installed by the assets step's npm ci) over static/js.
+lint-js: assets
+	npm run --silent lint
 
 # The production image (docs/deploy.md); WITH_DB2=1 adds the Db2 driver and threading mode.
 docker:

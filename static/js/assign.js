@@ -1,13 +1,15 @@
 // Upgrades the admin's assign forms to fetch: the change is saved and shown in place.
 // Without JavaScript the same forms post and redirect.
-const token = document.querySelector('meta[name="csrf-token"]')?.content || '';
+import { showTicket } from "./lib/ticket.js";
+
+const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
 function feedback(form, text, isError) {
-  const el = form.closest('.card-body')?.querySelector('.assign-feedback')
-    || document.querySelector('.assign-feedback');
+  const el = form.closest(".card-body")?.querySelector(".assign-feedback")
+    || document.querySelector(".assign-feedback");
   if (el) {
     el.textContent = text;
-    el.classList.toggle('text-danger', isError);
+    el.classList.toggle("text-danger", isError);
   }
 }
 
@@ -18,35 +20,28 @@ async function submit(event) {
   button.disabled = true;
   try {
     const response = await fetch(form.action, {
-      method: 'POST',
+      method: "POST",
       body: new FormData(form),
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json', 'X-CSRFToken': token },
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": token },
     });
-    const data = await response.json().catch(() => ({ ok: false, error: 'Please try again.' }));
+    const data = await response.json().catch(() => ({ ok: false, error: "Please try again." }));
     if (!response.ok || !data.ok) {
-      feedback(form, data.error || 'The ticket could not be assigned.', true);
+      feedback(form, data.error || "The ticket could not be assigned.", true);
       return;
     }
     const t = data.ticket;
-    document.querySelectorAll(`[data-status-for="${t.id}"], #ticket-status`).forEach((el) => {
-      if (el.id === 'ticket-status' && form.dataset.ticketId !== String(t.id)) return;
-      el.textContent = t.status_label;
-      el.className = `badge status-${t.status}`;
-    });
-    const agent = document.getElementById('ticket-agent');
-    if (agent) agent.textContent = t.assignee_name || 'Not assigned yet';
-    const empty = form.querySelector('option[value=""]');
-    if (empty) empty.remove();
-    button.textContent = 'Reassign';
+    showTicket(t);
+    form.querySelector('option[value=""]')?.remove();
+    button.textContent = "Reassign";
     feedback(form, `${t.reference} is now assigned to ${t.assignee_name}.`, false);
-  } catch (err) {
-    feedback(form, 'The network failed; the ticket was not changed. Please try again.', true);
+  } catch {
+    feedback(form, "The network failed; the ticket was not changed. Please try again.", true);
   } finally {
     button.disabled = false;
   }
 }
 
-document.querySelectorAll('form.assign-form').forEach((form) => {
-  form.addEventListener('submit', submit);
+document.querySelectorAll("form.assign-form").forEach((form) => {
+  form.addEventListener("submit", submit);
 });
