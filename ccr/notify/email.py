@@ -336,16 +336,6 @@ def _close(connection):
     return None
 
 
-def retry_dead(row: OutboxEmail) -> None:
-    """Put a dead row back in the queue (admin's mail log). The caller commits."""
-    row.status = OutboxStatus.PENDING
-    row.attempts = 0
-    row.next_attempt_at = utcnow()
-    from ccr.services.uow import on_commit
-
-    on_commit(wake_dispatcher)
-
-
 def run_dispatcher(app, stop: threading.Event | None = None) -> None:
     """Loop forever (or until stop is set): send what is due, then wait for a wake-up."""
     stop = stop or threading.Event()

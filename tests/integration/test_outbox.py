@@ -7,8 +7,10 @@ import time_machine
 from sqlalchemy import select
 
 from ccr.extensions import db
-from ccr.models import OutboxEmail, OutboxStatus, utcnow
-from ccr.notify.email import REDACTED, backoff, dispatch_pending, queue_email, retry_dead
+from ccr.models import OutboxEmail, OutboxStatus, Role, utcnow
+from ccr.notify.email import REDACTED, backoff, dispatch_pending, queue_email
+from ccr.services import Forbidden, ServiceError
+from ccr.services.outbox import retry_email
 from ccr.services.uow import commit, rollback
 from tests.support.smtp import body_html, body_text
 
@@ -108,7 +110,7 @@ def test_smtp_answering_451_keeps_the_row_pending_then_delivers(app, mailbox):
     assert len(mailbox.wait_for(1)) == 1
 
 
-def test_after_max_attempts_the_row_is_dead_and_logged(app, mailbox, caplog):
+def test_after_max_attempts_the_row_is_dead_and_logged(app, mailbox, caplog, make_user):
     app.config["CCR_OUTBOX_MAX_ATTEMPTS"] = 2
     mailbox.stop()
     _queue()
@@ -123,7 +125,7 @@ def test_after_max_attempts_the_row_is_dead_and_logged(app, mailbox, caplog):
     assert any("is dead" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
 
     mailbox.start()
-    retry_dead(row)
+    retry_email(row, actor=make_user(Role.ADMIN))
     commit()
     assert dispatch_pending() == 1
     assert len(mailbox.wait_for(1)) == 1
@@ -327,3 +329,33 @@ def test_development_without_a_mail_server_writes_emails_to_instance_mail(app, m
     files = list((Path(app.instance_path) / "mail").glob("*.eml"))
     assert len(files) == 1 and b"Dev mail" in files[0].read_bytes()
     assert mailbox.messages == []
+
+
+def test_retrying_a_dead_email_is_an_admins_security_logged_action(app, make_user, caplog):
+    caplog.set_level("INFO", logger="ccr.security")
+    admin, agent = make_user(Role.ADMIN), make_user(Role.AGENT)
+    row = _queue()
+    row.status, row.attempts = OutboxStatus.DEAD, 8
+    commit()
+
+    with pytest.raises(Forbidden):
+        retry_email(row, actor=agent)
+    rollback()
+    assert row.status == OutboxStatus.DEAD
+    assert any(f"admin_action_denied user={agent.id}" in r.getMessage() for r in caplog.records)
+
+    retry_email(row, actor=admin)
+    commit()
+    db.session.expire_all()
+    [row] = _rows()
+    assert row.status == OutboxStatus.PENDING and row.attempts == 0
+    [line] = [r.getMessage() for r in caplog.records if "email_retried" in r.getMessage()]
+    assert f"user={admin.id}" in line and f"email={row.id}" in line
+
+    with pytest.raises(ServiceError, match="queued already"):
+        retry_email(row, actor=admin)  # a second admin, a moment later
+    rollback()
+    row.status = OutboxStatus.SENT
+    commit()
+    with pytest.raises(ServiceError, match="Only failed"):
+        retry_email(row, actor=admin)
