@@ -5,7 +5,6 @@ from contextvars import ContextVar
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
@@ -47,7 +46,6 @@ db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-mail = Mail()
 socketio = SocketIO()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

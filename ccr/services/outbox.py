@@ -2,7 +2,7 @@
 
 from ccr.extensions import db
 from ccr.models import OutboxEmail, OutboxStatus, User, utcnow
-from ccr.notify.email import wake_dispatcher
+from ccr.notify.outbox import wake_dispatcher
 from ccr.services import Forbidden, ServiceError
 from ccr.services.accounts import security_event
 from ccr.services.permissions import is_admin
