@@ -4,7 +4,7 @@ import os
 
 from ccr import create_app
 from ccr.extensions import socketio
-from ccr.notify.email import start_dispatcher
+from ccr.notify.dispatcher import start_dispatcher
 
 app = create_app()
 

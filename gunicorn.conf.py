@@ -59,7 +59,7 @@ def post_worker_init(worker):
     worker, after gevent's patching."""
     _tune_gc()
     from ccr.logs import configure_gunicorn
-    from ccr.notify.email import start_dispatcher
+    from ccr.notify.dispatcher import start_dispatcher
     from ccr.sqlite_wal import start_checkpointer
 
     app = worker.wsgi

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ccr import logs, metrics
 from ccr.config import Config, load_config
-from ccr.extensions import csrf, db, limiter, login_manager, mail, migrate, socketio
+from ccr.extensions import csrf, db, limiter, login_manager, migrate, socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,6 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    mail.init_app(app)
     limiter.init_app(app)
     # Importing a module of socket events declares them; register() binds them to the
     # Socket.IO server init_app made; the services reach its sockets through live.

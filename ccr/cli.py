@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from ccr.extensions import db
 from ccr.models import Category, Priority, Role, User
+from ccr.notify.dispatcher import run_dispatcher
 from ccr.services import ServiceError, accounts
 from ccr.services.uow import commit
 
@@ -143,8 +144,6 @@ def seed_demo() -> None:
 @ccr_cli.command("worker")
 def worker() -> None:
     """Run the outbox dispatcher as its own process (production)."""
-    from ccr.notify.email import run_dispatcher
-
     click.echo("Outbox dispatcher running; Ctrl-C to stop.")
     try:
         run_dispatcher(current_app._get_current_object(), threading.Event())

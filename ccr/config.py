@@ -67,7 +67,6 @@ class Config:
         self.CCR_MAIL_TRANSPORT = env.get(
             "CCR_MAIL_TRANSPORT", "smtp" if env.get("MAIL_SERVER") else "file"
         )
-        self.MAIL_SUPPRESS_SEND = False  # tests send to a real SMTP sink, never suppress
 
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -6,7 +6,6 @@ from typing import Any
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_socketio import SocketIO as _SocketIO
 from flask_sqlalchemy import SQLAlchemy
@@ -52,7 +51,6 @@ db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-mail = Mail()
 socketio = SocketIO()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

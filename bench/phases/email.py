@@ -14,7 +14,7 @@ from ccr import create_app
 from ccr.extensions import db
 from ccr.models import OutboxEmail, OutboxStatus
 from ccr.models.base import utcnow
-from ccr.notify.email import dispatch_pending
+from ccr.notify.dispatcher import dispatch_pending
 from tests.support.net import free_port, wait_port
 
 

@@ -23,8 +23,7 @@ from ccr.models import (
     User,
     format_reference,
 )
-from ccr.notify.email import retry_dead
-from ccr.services import ServiceError, accounts, queries
+from ccr.services import ServiceError, accounts, outbox, queries
 from ccr.services.categories import (
     all_categories,
     create_category,
@@ -229,13 +228,15 @@ def mail_retry(email_id: int):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; try again.", "danger")
-    elif row.status != OutboxStatus.DEAD:
-        flash("Only failed (dead) emails can be retried.", "danger")
     else:
-        retry_dead(row)
-        commit()
-        _audit("mail_retry", email=row.id)
-        flash("The email is queued again.", "success")
+        try:
+            outbox.retry_email(row, actor=current_user)
+        except ServiceError as exc:
+            rollback()
+            flash(str(exc), "danger")
+        else:
+            commit()
+            flash("The email is queued again.", "success")
     return redirect(url_for("admin.mail_log", status="dead"))
 
 

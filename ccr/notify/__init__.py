@@ -1,1 +1,1 @@
-"""Side effects: email (outbox rows + dispatcher) and push (Socket.IO emits)."""
+"""Side effects: email (outbox rows, MIME, transports, dispatcher) and push (Socket.IO emits)."""

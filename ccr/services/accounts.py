@@ -287,7 +287,7 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
     account is replaced by the latest registration); an address that already has a
     verified account gets a warning email instead. Commits.
     """
-    from ccr.notify.email import queue_email
+    from ccr.notify.outbox import queue_email
 
     first_name, last_name = _check_names(first_name, last_name)
     email = (email or "").strip().lower()
@@ -336,7 +336,7 @@ def _email_code(
     user: User, purpose: CodePurpose, ttl, subject: str, template: str, endpoint: str
 ) -> None:
     """Issue a one-time code (older ones cancelled) and queue it in a sensitive email."""
-    from ccr.notify.email import queue_email
+    from ccr.notify.outbox import queue_email
 
     code = _issue_code(user, purpose, ttl)
     queue_email(
@@ -434,7 +434,7 @@ def reset_password(email: str, code: str, new_password: str) -> User:
 
 
 def _password_changed_email(user: User) -> None:
-    from ccr.notify.email import queue_email
+    from ccr.notify.outbox import queue_email
 
     queue_email(
         user.email,
@@ -628,7 +628,7 @@ def create_agent(
 
 
 def _send_invite(user: User, actor: User) -> None:
-    from ccr.notify.email import queue_email
+    from ccr.notify.outbox import queue_email
 
     now = utcnow()
     _cancel_codes(user, CodePurpose.AGENT_INVITE, now)

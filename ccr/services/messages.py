@@ -233,7 +233,7 @@ def _queue_activity(ticket: Ticket | TicketSnapshot, author: User, internal: boo
 def _queue_chat_email(ticket: Ticket | TicketSnapshot, author: User, now) -> None:
     """Email the other side about new messages when they are not watching the ticket,
     at most once per ticket per CHAT_EMAIL_EVERY, unless they turned chat emails off."""
-    from ccr.notify.email import queue_email
+    from ccr.notify.outbox import queue_email
     from ccr.services.tickets import ticket_url
 
     recipient_id = ticket.assignee_id if author.role == Role.CUSTOMER else ticket.customer_id

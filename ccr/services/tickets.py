@@ -20,7 +20,7 @@ from ccr.models import (
     User,
     utcnow,
 )
-from ccr.notify.email import queue_email
+from ccr.notify.outbox import queue_email
 from ccr.services import Forbidden, NotFound, ServiceError, live
 from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps ticket_counts)
 from ccr.services.permissions import can_view_ticket

@@ -5,11 +5,17 @@ from datetime import timedelta
 import pytest
 import time_machine
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ccr.extensions import db
-from ccr.models import OutboxEmail, OutboxStatus, utcnow
-from ccr.notify.email import REDACTED, backoff, dispatch_pending, queue_email, retry_dead
+from ccr.models import OutboxEmail, OutboxStatus, Role, utcnow
+from ccr.notify import mime
+from ccr.notify.dispatcher import REDACTED, _claim_batch, backoff, dispatch_pending
+from ccr.notify.outbox import queue_email
+from ccr.services import Forbidden, ServiceError
+from ccr.services.outbox import retry_email
 from ccr.services.uow import commit, rollback
+from tests.support.faults import commit_fails
 from tests.support.smtp import body_html, body_text
 
 
@@ -108,7 +114,7 @@ def test_smtp_answering_451_keeps_the_row_pending_then_delivers(app, mailbox):
     assert len(mailbox.wait_for(1)) == 1
 
 
-def test_after_max_attempts_the_row_is_dead_and_logged(app, mailbox, caplog):
+def test_after_max_attempts_the_row_is_dead_and_logged(app, mailbox, caplog, make_user):
     app.config["CCR_OUTBOX_MAX_ATTEMPTS"] = 2
     mailbox.stop()
     _queue()
@@ -123,7 +129,7 @@ def test_after_max_attempts_the_row_is_dead_and_logged(app, mailbox, caplog):
     assert any("is dead" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
 
     mailbox.start()
-    retry_dead(row)
+    retry_email(row, actor=make_user(Role.ADMIN))
     commit()
     assert dispatch_pending() == 1
     assert len(mailbox.wait_for(1)) == 1
@@ -179,12 +185,11 @@ def test_two_dispatchers_on_postgresql_never_send_the_same_row(app, mailbox, bac
     """FOR UPDATE SKIP LOCKED: a second dispatcher skips the rows of the first one's batch."""
     if backend != "postgresql":
         pytest.skip("row locking with SKIP LOCKED is a PostgreSQL feature")
-    from ccr.notify.email import _claim_batch
-
     for i in range(3):
         _queue(subject=f"n{i}")
     commit()
-    first = {row.id for row in _claim_batch(2)}  # this session now holds two row locks
+    # this session now holds two row locks
+    first = {row.id for row in _claim_batch(db.session.connection(), 2)}
     other = db.engine.connect()
     try:
         rows = (
@@ -264,12 +269,10 @@ def test_the_server_going_away_mid_batch_leaves_the_unsent_rows_pending(app, mai
 def test_a_round_stopped_mid_batch_records_what_was_already_accepted(app, mailbox, monkeypatch):
     """The worker told to stop (an exception that is not an Exception) between two sends:
     the accepted email is recorded as sent, so a restart does not send it again."""
-    from ccr.notify import email as outbox
-
     for i in range(3):
         _queue(subject=f"n{i}")
     commit()
-    real_build = outbox._build
+    real_build = mime.build
     built = []
 
     def stop_on_the_second(row, sender, to):
@@ -278,7 +281,7 @@ def test_a_round_stopped_mid_batch_records_what_was_already_accepted(app, mailbo
             raise KeyboardInterrupt
         return real_build(row, sender, to)
 
-    monkeypatch.setattr(outbox, "_build", stop_on_the_second)
+    monkeypatch.setattr(mime, "build", stop_on_the_second)
     with pytest.raises(KeyboardInterrupt):
         dispatch_pending()
     db.session.expire_all()
@@ -288,31 +291,28 @@ def test_a_round_stopped_mid_batch_records_what_was_already_accepted(app, mailbo
     assert second.attempts == third.attempts == 0
 
 
-def test_a_failure_to_record_a_batch_resends_it_rather_than_losing_it(app, mailbox, monkeypatch):
-    """Sent but not recorded (the process or the database died before the commit): the rows
-    are still pending, so they go again, recognisable by the same Message-ID."""
-    from ccr.notify import email as outbox
-
+def test_a_failure_to_record_a_sent_email_resends_it_rather_than_losing_it(
+    app, mailbox, monkeypatch
+):
+    """Sent but not recorded (the database failed the COMMIT, or the process died before
+    it): that row is still pending, so it goes again, recognisable by the same Message-ID.
+    The round ends there, so no other email goes out unrecorded."""
     for i in range(3):
         _queue(subject=f"n{i}")
     commit()
 
-    def database_gone(rows):
-        raise RuntimeError("the database went away")
-
-    real_mark_sent = outbox._mark_sent
-    monkeypatch.setattr(outbox, "_mark_sent", database_gone)
-    with pytest.raises(RuntimeError):
+    with commit_fails(monkeypatch), pytest.raises(OperationalError):
         dispatch_pending()
     db.session.rollback()
-    assert len(mailbox.wait_for(3)) == 3
+    [unrecorded] = mailbox.wait_for(1)
     assert all(row.status == OutboxStatus.PENDING for row in _rows())
 
-    monkeypatch.setattr(outbox, "_mark_sent", real_mark_sent)
     assert dispatch_pending() == 3
-    ids = [m["Message-ID"] for m in mailbox.wait_for(6)]
-    assert sorted(ids) == sorted([f"<ccr-outbox-{row.id}@localhost>" for row in _rows()] * 2)
-    assert all(row.status == OutboxStatus.SENT for row in _rows())
+    ids = [m["Message-ID"] for m in mailbox.wait_for(4)]
+    rows = _rows()
+    assert unrecorded["Message-ID"] == f"<ccr-outbox-{rows[0].id}@localhost>"
+    assert sorted(ids) == sorted(f"<ccr-outbox-{row.id}@localhost>" for row in [rows[0], *rows])
+    assert all(row.status == OutboxStatus.SENT for row in rows)
 
 
 def test_development_without_a_mail_server_writes_emails_to_instance_mail(app, mailbox):
@@ -327,3 +327,45 @@ def test_development_without_a_mail_server_writes_emails_to_instance_mail(app, m
     files = list((Path(app.instance_path) / "mail").glob("*.eml"))
     assert len(files) == 1 and b"Dev mail" in files[0].read_bytes()
     assert mailbox.messages == []
+
+
+def test_an_address_that_cannot_be_sent_fails_alone_and_the_round_goes_on(app, mailbox):
+    for to in ("zoë@example.com", "ana@bücher.example"):
+        _queue(to=to)
+    commit()
+    assert dispatch_pending() == 1
+    [msg] = mailbox.wait_for(1)
+    assert msg["To"] == "ana@xn--bcher-kva.example"  # the domain in IDNA
+    unsendable, sent = _rows()
+    assert unsendable.status == OutboxStatus.PENDING and "SMTPUTF8" in unsendable.last_error
+    assert sent.status == OutboxStatus.SENT
+
+
+def test_retrying_a_dead_email_is_an_admins_security_logged_action(app, make_user, caplog):
+    caplog.set_level("INFO", logger="ccr.security")
+    admin, agent = make_user(Role.ADMIN), make_user(Role.AGENT)
+    row = _queue()
+    row.status, row.attempts = OutboxStatus.DEAD, 8
+    commit()
+
+    with pytest.raises(Forbidden):
+        retry_email(row, actor=agent)
+    rollback()
+    assert row.status == OutboxStatus.DEAD
+    assert any(f"admin_action_denied user={agent.id}" in r.getMessage() for r in caplog.records)
+
+    retry_email(row, actor=admin)
+    commit()
+    db.session.expire_all()
+    [row] = _rows()
+    assert row.status == OutboxStatus.PENDING and row.attempts == 0
+    [line] = [r.getMessage() for r in caplog.records if "email_retried" in r.getMessage()]
+    assert f"user={admin.id}" in line and f"email={row.id}" in line
+
+    with pytest.raises(ServiceError, match="queued already"):
+        retry_email(row, actor=admin)  # a second admin, a moment later
+    rollback()
+    row.status = OutboxStatus.SENT
+    commit()
+    with pytest.raises(ServiceError, match="Only failed"):
+        retry_email(row, actor=admin)

@@ -6,7 +6,7 @@ import time_machine
 
 from ccr.extensions import db
 from ccr.models import Ticket
-from ccr.notify.email import dispatch_pending
+from ccr.notify.dispatcher import dispatch_pending
 from ccr.services.messages import post_message
 from tests.support.chat import joined, send
 from tests.support.faults import commit_fails

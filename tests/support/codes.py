@@ -2,7 +2,7 @@
 
 import re
 
-from ccr.notify.email import dispatch_pending
+from ccr.notify.dispatcher import dispatch_pending
 from tests.support.smtp import body_text
 
 

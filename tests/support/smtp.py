@@ -1,6 +1,7 @@
 """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port that collects what it receives, and
 the fixtures that share one per run: smtp_sink, mailbox."""
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -29,6 +30,8 @@ class _Handler:
         if self.sink.drop_after is not None and len(self.sink.messages) >= self.sink.drop_after:
             server.transport.close()  # the server goes away before answering this message
             return "421 4.3.2 going away"
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)  # a slow server: a message takes this long
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.sink.lock:
             self.sink.messages.append(msg)
@@ -43,6 +46,7 @@ class SmtpSink:
         self.reply_code: str | None = None  # e.g. "451 try later" to refuse every message
         self.refuse: set[str] = set()  # recipients refused at RCPT TO (550), in lower case
         self.drop_after: int | None = None  # hang up on any message after this many
+        self.delay = 0.0  # seconds before each message is accepted
         self._controller: Controller | None = None
 
     def start(self) -> "SmtpSink":

@@ -17,5 +17,5 @@ def socket_client(app):
 
     yield connect
     for sc in made:
-        if sc.is_connected():
-            sc.disconnect()
+        for namespace in [ns for ns, up in sc.connected.items() if up]:
+            sc.disconnect(namespace=namespace)  # every namespace: presence is per process

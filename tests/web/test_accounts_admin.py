@@ -93,7 +93,7 @@ def test_a_made_up_invitation_link_is_refused(client):
 
 def test_the_invitation_email_row_is_erased_once_sent(app, client, admin, mailbox):
     from ccr.models import OutboxEmail
-    from ccr.notify.email import REDACTED
+    from ccr.notify.dispatcher import REDACTED
 
     _create(client)
     path = _invite_path(mailbox)

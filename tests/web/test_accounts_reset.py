@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ccr.extensions import db
 from ccr.models import OutboxEmail, Role, utcnow
-from ccr.notify.email import REDACTED
+from ccr.notify.dispatcher import REDACTED
 from tests.support.codes import code_in, deliver, last_to
 from tests.support.smtp import body_text
 from tests.support.users import PASSWORD, login

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ccr.extensions import db
 from ccr.models import OutboxEmail, OutboxStatus, Role
-from ccr.notify.email import dispatch_pending
+from ccr.notify.dispatcher import dispatch_pending
 from ccr.services.tickets import open_ticket
 from ccr.services.uow import commit
 from tests.support.users import login

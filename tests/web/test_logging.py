@@ -11,7 +11,7 @@ import pytest
 from ccr.extensions import db, socketio
 from ccr.logs import HEADER, bound_request_id, well_formed
 from ccr.models import OutboxEmail, OutboxStatus, Role, utcnow
-from ccr.notify.email import run_dispatcher
+from ccr.notify.dispatcher import run_dispatcher
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.support.chat import send
@@ -118,7 +118,7 @@ class _OneRound(threading.Event):
 
 
 def test_outbox_dispatcher_lines_carry_a_round_id(app, log_stream):
-    app.extensions["mail"].port = 9  # nothing listens: the send fails and is logged
+    app.config["MAIL_PORT"] = 9  # nothing listens: the send fails and is logged
     app.config["CCR_OUTBOX_POLL_SECONDS"] = 0
     db.session.add(
         OutboxEmail(

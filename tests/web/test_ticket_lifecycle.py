@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ccr.extensions import db
 from ccr.models import Category, OutboxEmail, Role, Ticket, TicketStatus
-from ccr.notify.email import dispatch_pending
+from ccr.notify.dispatcher import dispatch_pending
 from ccr.services.tickets import change_status, open_ticket
 from ccr.services.uow import commit
 from tests.support.smtp import body_html, body_text
