@@ -18,8 +18,8 @@ from ccr import create_app
 from ccr.config import TestConfig
 from ccr.extensions import db, socketio
 from ccr.models import Role, User
-from ccr.services import accounts
 from ccr.services.uow import commit
+from ccr.services.users import create_user
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
 
@@ -195,7 +195,7 @@ def make_user(app):
     def factory(
         role: Role = Role.CUSTOMER, email: str | None = None, password: str = PASSWORD, **fields
     ):
-        user = accounts.create_user(
+        user = create_user(
             email=email or f"{role.value}-{uuid.uuid4().hex[:8]}@example.com",
             first_name=fields.pop("first_name", role.value.capitalize()),
             last_name=fields.pop("last_name", "Tester"),

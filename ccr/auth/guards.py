@@ -4,7 +4,7 @@ from flask import abort, request
 from flask_login import current_user, login_required
 
 from ccr.models import Role
-from ccr.services.accounts import security_event
+from ccr.services.security_log import security_event
 
 
 def role_required(*roles: Role):
@@ -22,11 +22,3 @@ def role_required(*roles: Role):
         return wrapper
 
     return decorator
-
-
-def home_endpoint(role: Role) -> str:
-    return f"{role.value}.dashboard"
-
-
-def ticket_endpoint(role: Role) -> str:
-    return f"{role.value}.ticket"

@@ -128,8 +128,14 @@ def _dispatch(app: Flask, server, action: str, handler, sid: str, *args):
     if environ is None:  # the socket is gone already
         return None
     data = args[0] if args and isinstance(args[0], dict) else {}
-    with app.app_context(), logs.bound_socket(environ, sid), uow.own_connection():
-        return _run(action, handler, server, sid, environ, data)
+    with app.app_context(), logs.bound_socket(environ, sid):
+        try:
+            # The event's unit of work commits before its ack leaves: an id only once saved.
+            with uow.unit(own_connection=True):
+                return _run(action, handler, server, sid, environ, data)
+        except Exception:
+            log.exception("socket event %s: the commit failed", action)
+            return {"ok": False, "error": _FAILED}
 
 
 _FAILED = "Something went wrong; the message was not saved. Please retry."
@@ -235,7 +241,6 @@ def on_typing(sid: str, user: User, ticket: TicketSnapshot, data: dict):
 @event("mark_read")
 def on_mark_read(sid: str, user: User, ticket: TicketSnapshot, data: dict):
     marker = mark_read(ticket, user, _int(data.get("message_id")))
-    uow.commit()
     return {"ok": True, "message_id": marker}
 
 

@@ -79,12 +79,6 @@ def queue_email(
     return row
 
 
-def absolute_url(endpoint: str, **values: object) -> str:
-    """An absolute link for an email, from CCR_BASE_URL (works outside a request too)."""
-    path = current_app.url_map.bind("ccr.invalid").build(endpoint, values)
-    return current_app.config["CCR_BASE_URL"] + path
-
-
 def wake_dispatcher() -> None:
     _wake.set()
 

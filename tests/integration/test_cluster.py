@@ -14,8 +14,9 @@ import pytest
 from ccr import create_app
 from ccr.extensions import db
 from ccr.models import Role
-from ccr.services import accounts, tickets
+from ccr.services import tickets
 from ccr.services.uow import commit
+from ccr.services.users import create_user
 from tests.conftest import PASSWORD, PG_URL, _test_config
 from tests.support.clients import ChatClient, login_session
 from tests.support.pg import scratch_database
@@ -63,7 +64,7 @@ def people(cluster, cluster_db):
     with app.app_context():
         made = {}
         for role in (Role.CUSTOMER, Role.AGENT, Role.ADMIN):
-            made[role] = accounts.create_user(
+            made[role] = create_user(
                 email=f"{role.value}@cluster.example.com",
                 first_name=role.value.title(),
                 last_name="Cluster",
