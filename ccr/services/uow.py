@@ -301,6 +301,6 @@ def _after_stray_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_queue_on_rollback(session: Session, previous: SessionTransaction) -> None:
-    if not previous.nested:  # a savepoint's rollback drops only its own part (savepoint())
+    if previous.parent is None:  # a savepoint's rollback drops only its part (savepoint())
         session.info.pop(_QUEUE, None)
         session.info.pop(_WROTE, None)
