@@ -5,11 +5,13 @@ Services never commit or roll back. They change rows through the ORM session or 
 statements on connection(), flush when they need ids, and queue side effects with
 on_commit() (pass ids, not objects). The boundary that called them ends the unit:
 
-    with uow.unit():                        # a CLI command; socket events add own_connection=True
-        accounts_verb(...)                  # commits at the end, then runs the queued effects
+    with uow.unit():        # a CLI command; a socket event: uow.unit(own_connection=True)
+        staff.deactivate_user(agent, actor=admin)
+    # committed here, then the user's sockets were closed (queued with on_commit)
 
-HTTP requests get the same from ccr.boundary, which begins a unit before the request and
-finishes it after the view (finish(unit, ok=<the response is not an error>)). How a unit ends:
+HTTP requests get the same from ccr.boundary: begin() before the request, finish() after the
+view (ok: the response is not an error; crashed: a server error), close() at teardown. How a
+unit ends:
 
 - Committed, then the queued side effects run (each failure logged, none undoes the commit).
 - Rolled back when the action was refused (a ServiceError was created in it) or failed (an
@@ -19,6 +21,8 @@ finishes it after the view (finish(unit, ok=<the response is not an error>)). Ho
   raises: the unit's writes are committed and none of its side effects run.
 - A failed commit is rolled back, its queue dropped, and the error raised to the boundary
   (a 503, a failure ack).
+- A unit in the session that changed, wrote and queued nothing is left as it is (a page that
+  only reads sends no COMMIT).
 
 A stray commit (session.commit() outside a boundary) is safe too: the session's after_commit
 hook runs what was queued, once. A rollback drops it.
@@ -82,7 +86,7 @@ def finish(unit: Unit, *, ok: bool = True, crashed: bool = False) -> None:
     exception, no error response); `crashed`: it failed with something other than a refusal
     (rolled back even if a refusal kept its record). A failed commit is rolled back and
     raises. A unit in the session that wrote and queued nothing is left as it is."""
-    if not _has_work(unit):
+    if unit.engine is None and not _has_work(unit):
         return
     if crashed:
         rollback()
@@ -210,8 +214,7 @@ def commit() -> None:
         raise
     if current is not None:
         current.refused = current.kept = current.wrote = False
-    for fn, args, kwargs in queued:
-        _run(fn, args, kwargs)
+    _run_all(queued)
 
 
 def rollback() -> None:
@@ -263,6 +266,14 @@ def _has_work(current: Unit) -> bool:
     )
 
 
+def _run_all(queued: list[_Effect]) -> None:
+    for fn, args, kwargs in queued:
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # a push or wake-up failing must not undo a saved change
+            log.exception("after-commit side effect %s failed", getattr(fn, "__name__", fn))
+
+
 def _queue() -> list[_Effect]:
     current = current_unit.get()
     if current is not None and current.engine is not None:
@@ -274,13 +285,6 @@ def _drop_queue(current: Unit) -> None:
     current.queued.clear()
     if db.session.registry.has():
         db.session.info.pop(_QUEUE, None)
-
-
-def _run(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    try:
-        fn(*args, **kwargs)
-    except Exception:  # a push or wake-up failing must not undo a saved change
-        log.exception("after-commit side effect %s failed", getattr(fn, "__name__", fn))
 
 
 @event.listens_for(Session, "after_flush")
@@ -295,8 +299,7 @@ def _after_stray_commit(session: Session) -> None:
     session.info.pop(_WROTE, None)
     if session.info.get(_BOUNDARY):
         return
-    for fn, args, kwargs in session.info.pop(_QUEUE, []):
-        _run(fn, args, kwargs)
+    _run_all(session.info.pop(_QUEUE, []))
 
 
 @event.listens_for(Session, "after_soft_rollback")
