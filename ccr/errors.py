@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, Response, g, make_response, render_template, request
+from flask import Flask, Response, g, make_response, render_template, request, session
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -82,9 +82,11 @@ def _custom_description(exc: HTTPException) -> str | None:
 
 
 def unavailable() -> Response:
-    """The generic 503 after a database failure: the work is rolled back, and the page is
-    rendered without the signed-in account, whose row may not load now."""
+    """The generic 503 after a database failure: the work is rolled back, its flashed
+    messages (which would announce it) dropped, and the page rendered without the signed-in
+    account, whose row may not load now."""
     _safe_rollback()
+    session.pop("_flashes", None)
     g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user
     try:
         response = make_response(render_error(503))

@@ -88,6 +88,7 @@ def test_a_failed_commit_is_a_complete_503_page_with_nothing_saved_or_pushed(
     assert "Content-Security-Policy" in response.headers  # the other hooks still ran
     assert response.headers["Cache-Control"] == "no-store"
     assert _committed(Ticket) == 0 and pushes == []
+    assert b"was created" not in client.get("/customer/").data  # no success announced
     assert _raise_ticket(client).status_code == 302  # the next request works
     assert _committed(Ticket) == 1
 
