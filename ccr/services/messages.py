@@ -76,7 +76,8 @@ def post_message(
 ) -> Posted:
     """Save a message; pushes go out after the caller's commit.
 
-    A resend with the same client id returns the first row's id and creates nothing.
+    A resend with the same client id returns the first row's id and creates nothing, and
+    leaves the rest of the caller's transaction as it was (_insert_new).
     `ticket`: the model, or the chat's snapshot of it (the model is loaded when needed).
     `sender_sid`: the socket that sent it, which learns the id from its ack and so is not
     sent message_created (the author's other tabs are).
@@ -143,10 +144,6 @@ def _model(ticket: TicketLike, author: User) -> Ticket:
 
 _MESSAGES = Message.__table__
 _UNIQUE_KEY = ["ticket_id", "author_id", "client_id"]
-# One statement that inserts, or does nothing when a resend finds the unique key taken, and
-# returns the new id (no row: a resend). Unlike an INSERT that fails on the key, it leaves
-# the caller's transaction as it was, and unlike a SAVEPOINT around the INSERT it adds no
-# statements to the hot path (SQLite >= 3.35 and PostgreSQL have it).
 _INSERT_NEW = {
     "postgresql": pg_insert(_MESSAGES)
     .on_conflict_do_nothing(index_elements=_UNIQUE_KEY)
@@ -159,7 +156,13 @@ _INSERT = insert(_MESSAGES)
 
 
 def _insert_new(connection: Connection, values: dict) -> int | None:
-    """The new message's id, or None when the unique key was taken (a resend)."""
+    """The new message's id, or None when the unique (ticket, author, client id) key was
+    taken (a resend).
+
+    INSERT ... ON CONFLICT DO NOTHING RETURNING id (SQLite >= 3.35, PostgreSQL) rather than
+    a SAVEPOINT around a plain INSERT: like the savepoint, a taken key never rolls back the
+    caller's other work in the transaction, and it stays one statement, where the savepoint
+    would add two to every chat message. Other databases get the savepoint."""
     statement = _INSERT_NEW.get(connection.dialect.name)
     if statement is not None:
         return connection.execute(statement, values).scalar()
