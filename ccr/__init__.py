@@ -58,7 +58,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     dispatch.register(app)
     live.bind(Sockets())
 
-    from ccr import security
+    from ccr import boundary, security
     from ccr.admin import bp as admin_bp
     from ccr.agent import bp as agent_bp
     from ccr.auth import bp as auth_bp
@@ -77,6 +77,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(chat_bp, url_prefix="/chat")
     app.cli.add_command(ccr_cli)
+    boundary.init_app(app)  # last: its hooks run around every other one
     return app
 
 

@@ -1,8 +1,16 @@
-"""flask ccr create-admin | seed-demo | worker"""
+"""flask ccr create-admin | seed-demo | worker
 
+Each command's work is one unit of work (services.uow): committed when the command ends
+normally, rolled back when it is refused or fails. The worker is the exception: a loop of
+dispatcher rounds, each committing its own batches.
+"""
+
+import functools
 import random
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import click
 from flask import current_app
@@ -11,10 +19,24 @@ from flask.cli import AppGroup
 from ccr.extensions import db
 from ccr.models import Category, Priority, Role, User
 from ccr.notify.dispatcher import run_dispatcher
-from ccr.services import ServiceError, accounts
-from ccr.services.uow import commit
+from ccr.services import ServiceError, uow
+from ccr.services.messages import post_message
+from ccr.services.passwords import password_problem
+from ccr.services.tickets import assign_ticket, change_status, open_ticket, rate_ticket
+from ccr.services.users import create_user, find_user_by_email
 
 ccr_cli = AppGroup("ccr", help="Customer Care Registry commands.")
+
+
+def in_one_unit(command: Callable[..., None]) -> Callable[..., None]:
+    """Run the command's body as one unit of work."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with uow.unit():
+            command(*args, **kwargs)
+
+    return run
 
 
 @ccr_cli.command("create-admin")
@@ -22,21 +44,21 @@ ccr_cli = AppGroup("ccr", help="Customer Care Registry commands.")
 @click.option("--first-name", prompt=True)
 @click.option("--last-name", prompt=True)
 @click.password_option(envvar="CCR_ADMIN_PASSWORD")
+@in_one_unit
 def create_admin(email: str, first_name: str, last_name: str, password: str) -> None:
     """Create an administrator (the only way to make the first one)."""
-    problem = accounts.password_problem(password)
+    problem = password_problem(password)
     if problem:
         click.echo(f"Refused: {problem}", err=True)
         sys.exit(1)
     try:
-        accounts.create_user(
+        create_user(
             email=email,
             first_name=first_name,
             last_name=last_name,
             password=password,
             role=Role.ADMIN,
         )
-        commit()
     except ServiceError as exc:
         click.echo(f"Refused: {exc}", err=True)
         sys.exit(1)
@@ -79,21 +101,18 @@ DEMO_LINES = [
 
 
 @ccr_cli.command("seed-demo")
+@in_one_unit
 def seed_demo() -> None:
     """Demo data: 1 admin, 3 agents, 5 customers, 40 tickets in every state. Idempotent."""
-    from ccr.services import tickets as svc
-    from ccr.services.messages import post_message
-
-    if accounts.find_user_by_email(DEMO_PEOPLE[0][1]) is None:
-        current_app.config["CCR_FAST_PASSWORD_HASH"] = False
+    if find_user_by_email(DEMO_PEOPLE[0][1]) is None:
         people: dict[str, User] = {}
         for role, email, first, last in DEMO_PEOPLE:
-            people[email] = accounts.create_user(
+            people[email] = create_user(
                 email=email, first_name=first, last_name=last, password=DEMO_PASSWORD, role=role
             )
         categories = [Category(name=n) for n in DEMO_CATEGORIES]
         db.session.add_all(categories)
-        commit()
+        db.session.flush()
         rng = random.Random(42)
         admin = people[DEMO_PEOPLE[0][1]]
         agents = [u for u in people.values() if u.role == Role.AGENT]
@@ -108,31 +127,28 @@ def seed_demo() -> None:
         ]
         for n in range(40):
             customer = customers[n % len(customers)]
-            ticket = svc.open_ticket(
+            ticket = open_ticket(
                 actor=customer,
                 subject=rng.choice(DEMO_SUBJECTS),
                 description="Hello,\n\n" + rng.choice(DEMO_SUBJECTS) + ".\nThank you.",
                 priority=rng.choice(list(Priority)),
                 category_id=rng.choice(categories).id,
             )
-            commit()
             agent = agents[n % len(agents)]
             steps = paths[n % len(paths)]
             for i, step in enumerate(steps):
                 if step == "assign":
-                    svc.assign_ticket(ticket, agent, actor=admin)
+                    assign_ticket(ticket, agent, actor=admin)
                 elif step == "close":
-                    svc.change_status(ticket, "close", actor=customer)
+                    change_status(ticket, "close", actor=customer)
                 else:
-                    svc.change_status(ticket, step, actor=agent)
-                commit()
+                    change_status(ticket, step, actor=agent)
                 if step == "start":
                     for j, (who, line) in enumerate(DEMO_LINES[: rng.randint(2, len(DEMO_LINES))]):
                         author = customer if who == "customer" else agent
                         post_message(ticket, author, line, f"seed-{n}-{i}-{j}")
             if steps and steps[-1] == "close" and n % 2 == 0:
-                svc.rate_ticket(ticket, rng.randint(3, 5), "Quick and friendly.", actor=customer)
-                commit()
+                rate_ticket(ticket, rng.randint(3, 5), "Quick and friendly.", actor=customer)
         click.echo("Demo data created.")
     else:
         click.echo("Demo data already present.")
@@ -146,7 +162,8 @@ def worker() -> None:
     """Run the outbox dispatcher as its own process (production)."""
     click.echo("Outbox dispatcher running; Ctrl-C to stop.")
     try:
-        run_dispatcher(current_app._get_current_object(), threading.Event())
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's app
+        run_dispatcher(app, threading.Event())
     except KeyboardInterrupt:
         pass
 

@@ -53,6 +53,11 @@ class Config:
             o.strip() for o in env.get("CCR_SOCKET_ORIGINS", "").split(",") if o.strip()
         ]
         self.CCR_METRICS_TOKEN = env.get("CCR_METRICS_TOKEN") or None
+        # "json" or "text"; empty: JSON in production, text otherwise (ccr.logs).
+        self.CCR_LOG_FORMAT = env.get("CCR_LOG_FORMAT", "")
+        self.CCR_LOG_LEVEL = env.get("CCR_LOG_LEVEL", "INFO").upper()
+        # bcrypt's minimum cost instead of BCRYPT_ROUNDS: for the test suite only.
+        self.CCR_FAST_PASSWORD_HASH = False
 
         self.MAIL_SERVER = env.get("MAIL_SERVER", "127.0.0.1")
         self.MAIL_PORT = _int("MAIL_PORT", 1025)

@@ -2,11 +2,12 @@
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, g, make_response, render_template, request, session
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ccr.extensions import db
+from ccr.extensions import login_manager
+from ccr.services import uow
 
 log = logging.getLogger(__name__)
 TITLES = {
@@ -31,14 +32,15 @@ EXPLANATIONS = {
 }
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """The client asked for JSON (a fetch) rather than a page."""
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return request.is_json or best == "application/json"
 
 
 def render_error(code: int, message: str | None = None):
     message = message or EXPLANATIONS.get(code, EXPLANATIONS[500])
-    if _wants_json():
+    if wants_json():
         return {"ok": False, "error": message, "status": code}, code
     return render_template(
         "errors/error.html", code=code, title=TITLES.get(code, "Error"), message=message
@@ -53,8 +55,6 @@ def register_error_handlers(app: Flask) -> None:
         response = render_error(code, None if code == 429 else _custom_description(exc))
         if code == 429 and exc.response is not None and "Retry-After" in exc.response.headers:
             body, status = response
-            from flask import make_response
-
             resp = make_response(body, status)
             resp.headers["Retry-After"] = exc.response.headers["Retry-After"]
             return resp
@@ -64,8 +64,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_down(exc):
         log.error("database error: %s", exc.__class__.__name__)
-        _safe_rollback()
-        return render_error(503)
+        return unavailable()
 
     @app.errorhandler(Exception)
     def unexpected(exc):
@@ -82,8 +81,24 @@ def _custom_description(exc: HTTPException) -> str | None:
     return exc.description if exc.description and exc.description != default else None
 
 
+def unavailable() -> Response:
+    """The generic 503 after a database failure: the work is rolled back, its flashed
+    messages (which would announce it) dropped, and the page rendered without the signed-in
+    account, whose row may not load now."""
+    _safe_rollback()
+    session.pop("_flashes", None)
+    g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user
+    try:
+        response = make_response(render_error(503))
+    except Exception:  # even the page cannot be built: plain text
+        log.exception("the 503 page failed")
+        response = make_response((EXPLANATIONS[503], 503, {"Content-Type": "text/plain"}))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _safe_rollback() -> None:
     try:
-        db.session.rollback()
+        uow.rollback()
     except Exception:
         pass

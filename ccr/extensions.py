@@ -28,7 +28,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# The unit of work running on a Core connection of its own (services.uow.own_connection).
+# The current unit of work (services.uow.Unit), set by the boundary that runs it.
 current_unit: ContextVar = ContextVar("ccr_current_unit", default=None)
 
 
@@ -38,7 +38,7 @@ class Session(FlaskSession):
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
         unit = current_unit.get()
-        if bind is None and unit is not None:
+        if bind is None and unit is not None and unit.engine is not None:
             return unit.connect()
         return super().get_bind(mapper, clause, bind, **kwargs)
 

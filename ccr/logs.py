@@ -1,7 +1,8 @@
 """Logging: a request id per request, and one JSON object per line in production.
 
-The format is JSON when CCR_LOG_FORMAT=json or in production (CCR_ENV=production), text
-otherwise (CCR_LOG_FORMAT=text forces text). Every line carries the request id: the
+The format is JSON when CCR_LOG_FORMAT is "json" or in production (CCR_ENV=production), text
+otherwise (CCR_LOG_FORMAT "text" forces text); the level is CCR_LOG_LEVEL (both read by
+ccr.config). Every line carries the request id: the
 incoming X-Request-ID when well-formed, else a fresh one, echoed in the response header.
 Socket.IO events log their socket's id (the handshake's X-Request-ID, else one made for the
 socket) and sid, bound by bound_socket(); background work (the outbox dispatcher) binds its
@@ -12,11 +13,10 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 import re
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
@@ -37,7 +37,7 @@ def new_request_id() -> str:
 
 
 def well_formed(value: str | None) -> bool:
-    return bool(value) and _WELL_FORMED.match(value) is not None
+    return value is not None and _WELL_FORMED.match(value) is not None
 
 
 def current_request_id() -> str | None:
@@ -107,9 +107,10 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
-        if getattr(record, "sid", None):
-            entry["sid"] = record.sid
-        if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+        sid = getattr(record, "sid", None)
+        if sid:
+            entry["sid"] = sid
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
             entry.update(_access_fields(record.args))
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in entry and key != "sid":
@@ -133,7 +134,7 @@ ACCESS_ATOMS = {
 }
 
 
-def _access_fields(atoms: Mapping) -> dict:
+def _access_fields(atoms: dict) -> dict:
     fields = {name: dict.get(atoms, atom) for atom, name in ACCESS_ATOMS.items()}
     fields["request_id"] = dict.get(atoms, "{x-request-id}o")
     if isinstance(fields["status"], str) and fields["status"].isdigit():
@@ -154,7 +155,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
 def log_format(app: Flask) -> str:
-    chosen = app.config.get("CCR_LOG_FORMAT") or os.environ.get("CCR_LOG_FORMAT")
+    chosen = app.config.get("CCR_LOG_FORMAT")
     if chosen in ("json", "text"):
         return chosen
     return "json" if app.config.get("ENV_NAME") == "production" else "text"
@@ -173,7 +174,7 @@ def init_app(app: Flask) -> None:
     for old in [h for h in root.handlers if getattr(h, "_ccr", False)]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(os.environ.get("CCR_LOG_LEVEL", "INFO").upper())
+    root.setLevel(app.config["CCR_LOG_LEVEL"])
 
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)

@@ -4,8 +4,8 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from flask import Flask, g, request, session
-from flask_login import current_user
+from flask import Flask, current_app, g, request, session
+from flask_login import current_user, logout_user
 
 from ccr.extensions import db, login_manager
 from ccr.models import User, utcnow
@@ -58,10 +58,9 @@ def load_user(token: str, query=None) -> User | None:
 
 
 def _idle_timeout() -> None:
-    """End a session idle past CCR_IDLE_TIMEOUT (the absolute cap: PERMANENT_SESSION_LIFETIME)."""
-    from flask import current_app
-    from flask_login import logout_user
-
+    """End a session idle past CCR_IDLE_TIMEOUT (the absolute cap: PERMANENT_SESSION_LIFETIME).
+    Notes the user's last activity at most every LAST_SEEN_EVERY, saved by the request's
+    commit (ccr.boundary)."""
     # Load the user from this request's cookie, never from a cache left on an outer context.
     g.pop("_login_user", None)
     if request.endpoint in (None, "static") or not current_user.is_authenticated:
@@ -77,7 +76,6 @@ def _idle_timeout() -> None:
     user = current_user._get_current_object()
     if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_EVERY:
         user.last_seen_at = now
-        db.session.commit()
 
 
 def _headers(response):
@@ -98,12 +96,12 @@ def _headers(response):
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "geolocation=(), payment=()"
-    from flask import current_app
-
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    # is_anonymous, not is_authenticated: the request's commit came first and expired the
+    # user's row, and reading it again here would cost a query per page.
     if request.endpoint != "static" and (
-        current_user.is_authenticated
+        not current_user.is_anonymous
         or request.path.startswith(
             (
                 "/auth",

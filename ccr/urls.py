@@ -1,11 +1,9 @@
-"""Where things are on the site: each role's endpoints, and absolute links for emails.
-
-Outside the blueprints, so the services and the pages build links the same way.
-"""
+"""Links outside the blueprints: each role's pages, and absolute URLs for emails (built from
+CCR_BASE_URL, so they work outside a request too)."""
 
 from flask import current_app
 
-from ccr.models import Role
+from ccr.models import Role, TicketLike, User
 
 
 def home_endpoint(role: Role) -> str:
@@ -17,6 +15,11 @@ def ticket_endpoint(role: Role) -> str:
 
 
 def absolute_url(endpoint: str, **values: object) -> str:
-    """An absolute link for an email, from CCR_BASE_URL (works outside a request too)."""
+    """An absolute link for an email, from CCR_BASE_URL."""
     path = current_app.url_map.bind("ccr.invalid").build(endpoint, values)
     return current_app.config["CCR_BASE_URL"] + path
+
+
+def ticket_url(ticket: TicketLike, user: User) -> str:
+    """The ticket's page for this user's role, as an absolute link for an email."""
+    return absolute_url(ticket_endpoint(user.role), ticket_id=ticket.id)

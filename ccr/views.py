@@ -14,7 +14,6 @@ from ccr.models import Message, Ticket, TicketEvent, User
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import messages_after
 from ccr.services.tickets import TRANSITIONS, allowed_verbs, change_status, get_ticket_for
-from ccr.services.uow import commit, rollback
 from ccr.urls import ticket_endpoint
 
 PER_PAGE = 25
@@ -127,13 +126,10 @@ def apply_verb(ticket_id: int):
         flash("Choose an action from the ticket page.", "danger")
         return redirect(ticket_url(ticket.id))
     try:
-        change_status(ticket, form.verb.data, actor=current_user)
-        commit()
+        change_status(ticket, form.verb.data or "", actor=current_user)
     except NotFound:
-        rollback()
         abort(404)
     except ServiceError as exc:
-        rollback()
         flash(str(exc), "danger")
     else:
         flash(f"{ticket.reference} is now {ticket.status.label.lower()}.", "success")

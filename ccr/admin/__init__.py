@@ -2,4 +2,5 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from ccr.admin import routes  # noqa: E402,F401
+# One module per page family, all on this blueprint.
+from ccr.admin import agents, categories, logs, tickets  # noqa: E402,F401

@@ -1,7 +1,15 @@
 from flask_wtf import FlaskForm
-from wtforms import StringField, SubmitField
+from wtforms import (  # type: ignore[attr-defined]  # SelectChoice is newer than the stubs
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    SubmitField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, Length
 
+from ccr.forms import email_field, good_name, good_password
 from ccr.services.categories import NAME_MAX
 
 
@@ -12,3 +20,36 @@ class CategoryForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     agent_id = StringField("Agent", validators=[DataRequired(), Length(max=12)])
+
+
+class AgentCreateForm(FlaskForm):
+    first_name = StringField("First name", validators=[good_name])
+    last_name = StringField("Last name", validators=[good_name])
+    email = email_field()
+    method = RadioField(
+        "How they get in",
+        choices=[
+            SelectChoice("invite", "Email an invitation link"),
+            SelectChoice("password", "Set an initial password"),
+        ],
+        default="invite",
+    )
+    password = PasswordField("Initial password", validators=[good_password])
+    submit = SubmitField("Create agent")
+
+    def validate_password(self, field) -> None:
+        if self.method.data == "password" and not field.data:
+            raise ValidationError("Enter an initial password, or choose an invitation.")
+
+
+class AgentEditForm(FlaskForm):
+    first_name = StringField("First name", validators=[good_name])
+    last_name = StringField("Last name", validators=[good_name])
+    email = email_field()
+    submit = SubmitField("Save")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: only the CSRF token."""
+
+    submit = SubmitField("Confirm")

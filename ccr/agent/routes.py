@@ -6,7 +6,6 @@ from ccr.auth.guards import role_required
 from ccr.models import Role, TicketStatus
 from ccr.services import queries
 from ccr.services.messages import mark_read
-from ccr.services.uow import commit
 from ccr.views import apply_verb, load_ticket, paginate_tickets, render_ticket
 
 
@@ -31,8 +30,7 @@ def dashboard():
 @role_required(Role.AGENT)
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
-    mark_read(ticket, current_user)
-    commit()
+    mark_read(ticket, current_user)  # saved by the request's commit
     return render_ticket(
         ticket,
         "agent/ticket.html",

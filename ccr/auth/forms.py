@@ -1,40 +1,15 @@
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    EmailField,
-    PasswordField,
-    RadioField,
-    SelectChoice,
-    StringField,
-    SubmitField,
-    ValidationError,
-)
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from ccr.services.accounts import MAX_PASSWORD_BYTES, name_problem, password_problem
-
-
-def _good_password(_form, field) -> None:
-    if field.data:
-        problem = password_problem(field.data)
-        if problem:
-            raise ValidationError(problem)
-
-
-def _good_name(_form, field) -> None:
-    problem = name_problem(field.data)
-    if problem:
-        raise ValidationError(problem)
-
-
-def _email_field(label: str = "Email"):
-    return EmailField(label, validators=[DataRequired(), Email(), Length(max=254)])
+from ccr.forms import email_field, good_name, good_password
+from ccr.services.passwords import MAX_PASSWORD_BYTES
 
 
 def _new_password_fields(label: str = "Password"):
     password = PasswordField(
         label,
-        validators=[DataRequired(), _good_password],
+        validators=[DataRequired(), good_password],
         description=f"At least 8 characters, at most {MAX_PASSWORD_BYTES} bytes; "
         "a few unrelated words work well.",
     )
@@ -49,7 +24,7 @@ _CODE = [DataRequired(), Regexp(r"^\s*\d{6}\s*$", message="Enter the 6-digit cod
 
 
 class LoginForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
     remember = BooleanField("Remember me")
     submit = SubmitField("Log in")
@@ -60,26 +35,26 @@ class LogoutForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    first_name = StringField("First name", validators=[_good_name])
-    last_name = StringField("Last name", validators=[_good_name])
-    email = _email_field()
+    first_name = StringField("First name", validators=[good_name])
+    last_name = StringField("Last name", validators=[good_name])
+    email = email_field()
     password, confirm = _new_password_fields()
     submit = SubmitField("Create account")
 
 
 class VerifyEmailForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     code = StringField("Verification code", validators=_CODE)
     submit = SubmitField("Verify")
 
 
 class EmailOnlyForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     submit = SubmitField("Send")
 
 
 class ResetPasswordForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     code = StringField("Reset code", validators=_CODE)
     password, confirm = _new_password_fields("New password")
     submit = SubmitField("Set new password")
@@ -91,8 +66,8 @@ class AcceptInviteForm(FlaskForm):
 
 
 class ProfileNameForm(FlaskForm):
-    first_name = StringField("First name", validators=[_good_name])
-    last_name = StringField("Last name", validators=[_good_name])
+    first_name = StringField("First name", validators=[good_name])
+    last_name = StringField("Last name", validators=[good_name])
     submit = SubmitField("Save name")
 
 
@@ -110,36 +85,3 @@ class ChatEmailsForm(FlaskForm):
 class DeleteAccountForm(FlaskForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=1000)])
     submit = SubmitField("Delete my account")
-
-
-class AgentCreateForm(FlaskForm):
-    first_name = StringField("First name", validators=[_good_name])
-    last_name = StringField("Last name", validators=[_good_name])
-    email = _email_field()
-    method = RadioField(
-        "How they get in",
-        choices=[
-            SelectChoice("invite", "Email an invitation link"),
-            SelectChoice("password", "Set an initial password"),
-        ],
-        default="invite",
-    )
-    password = PasswordField("Initial password", validators=[_good_password])
-    submit = SubmitField("Create agent")
-
-    def validate_password(self, field) -> None:
-        if self.method.data == "password" and not field.data:
-            raise ValidationError("Enter an initial password, or choose an invitation.")
-
-
-class AgentEditForm(FlaskForm):
-    first_name = StringField("First name", validators=[_good_name])
-    last_name = StringField("Last name", validators=[_good_name])
-    email = _email_field()
-    submit = SubmitField("Save")
-
-
-class ActionForm(FlaskForm):
-    """A button that changes state: only the CSRF token."""
-
-    submit = SubmitField("Confirm")

@@ -4,7 +4,7 @@ from flask import abort, request
 from flask_login import current_user, login_required
 
 from ccr.models import Role
-from ccr.services.accounts import security_event
+from ccr.services.security_log import security_event
 
 
 def role_required(*roles: Role):

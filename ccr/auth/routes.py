@@ -27,8 +27,17 @@ from ccr.auth.forms import (
     VerifyEmailForm,
 )
 from ccr.extensions import limiter
-from ccr.services import ServiceError, accounts
-from ccr.services.uow import commit
+from ccr.services import ServiceError, registration
+from ccr.services.codes import invited_user
+from ccr.services.profile import (
+    change_password,
+    delete_account,
+    export_data,
+    set_chat_emails,
+    update_name,
+)
+from ccr.services.security_log import security_event
+from ccr.services.users import check_login, end_all_sessions, find_user_by_email
 from ccr.urls import home_endpoint
 
 log = logging.getLogger("ccr.security")
@@ -93,7 +102,7 @@ def login():
         return redirect(url_for(home_endpoint(current_user.role)))
     form = LoginForm()
     if form.validate_on_submit():
-        user, why = accounts.check_login(form.email.data, form.password.data)
+        user, why = check_login(form.email.data, form.password.data)
         if why == "unverified":
             flash(
                 "Your email address is not verified yet. Enter the code we emailed you, "
@@ -102,13 +111,13 @@ def login():
             )
             return redirect(url_for("auth.verify_email", email=form.email.data.strip().lower()))
         if user is None:
-            accounts.security_event("login_failed", accounts.find_user_by_email(form.email.data))
+            security_event("login_failed", find_user_by_email(form.email.data))
             flash("Those details did not work. Check them and try again.", "danger")
             return render_template("auth/login.html", form=form), 401
         session.clear()  # a fresh session at login: no fixation
         login_user(user, remember=bool(form.remember.data))
         session.permanent = True
-        accounts.security_event("login_ok", user)
+        security_event("login_ok", user)
         return redirect(url_for(home_endpoint(user.role)))
     return render_template("auth/login.html", form=form)
 
@@ -120,11 +129,10 @@ def logout():
     if not form.validate_on_submit():
         return redirect(url_for("auth.index"))
     user = current_user._get_current_object()
-    accounts.end_all_sessions(user)
-    commit()
+    end_all_sessions(user)
     logout_user()
     session.clear()
-    accounts.security_event("logout", user)
+    security_event("logout", user)
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -140,7 +148,7 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            accounts.register_customer(
+            registration.register_customer(
                 email=form.email.data,
                 first_name=form.first_name.data,
                 last_name=form.last_name.data,
@@ -164,7 +172,7 @@ def verify_email():
     resend = EmailOnlyForm(prefix="resend", data=_email_arg())
     if form.validate_on_submit():
         try:
-            accounts.verify_email(form.email.data, form.code.data)
+            registration.verify_email(form.email.data, form.code.data)
         except ServiceError as exc:
             form.code.errors.append(str(exc))
             return render_template("auth/verify_email.html", form=form, resend=resend), 400
@@ -180,7 +188,7 @@ def verify_email():
 def resend_verification():
     form = EmailOnlyForm(prefix="resend")
     if form.validate_on_submit():
-        accounts.resend_verification(form.email.data)
+        registration.resend_verification(form.email.data)
         flash(GENERIC_CODE_SENT, "info")
         return redirect(url_for("auth.verify_email", email=form.email.data.strip().lower()))
     flash("Enter a valid email address.", "danger")
@@ -196,7 +204,7 @@ def resend_verification():
 def forgot_password():
     form = EmailOnlyForm(data=_email_arg() if request.method == "GET" else None)
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data)
+        registration.request_password_reset(form.email.data)
         flash(GENERIC_CODE_SENT, "info")
         return redirect(url_for("auth.reset_password", email=form.email.data.strip().lower()))
     status = 400 if form.errors else 200
@@ -209,7 +217,7 @@ def reset_password():
     form = ResetPasswordForm(data=_email_arg() if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            accounts.reset_password(form.email.data, form.code.data, form.password.data)
+            registration.reset_password(form.email.data, form.code.data, form.password.data)
         except ServiceError as exc:
             form.code.errors.append(str(exc))
             return render_template("auth/reset_password.html", form=form), 400
@@ -228,13 +236,13 @@ def reset_password():
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @limiter.limit(CODE_ENTRIES_PER_IP)
 def accept_invite(token: str):
-    user = accounts.invited_user(token)
+    user = invited_user(token)
     if user is None:
         return render_template("auth/invite_invalid.html"), 404
     form = AcceptInviteForm()
     if form.validate_on_submit():
         try:
-            accounts.accept_invite(token, form.password.data)
+            registration.accept_invite(token, form.password.data)
         except ServiceError as exc:
             form.password.errors.append(str(exc))
             return render_template("auth/accept_invite.html", form=form, user=user), 400
@@ -275,7 +283,7 @@ def profile_name():
         return _profile(400, name_form=form)
     user = current_user._get_current_object()
     try:
-        accounts.update_name(user, form.first_name.data, form.last_name.data, actor=user)
+        update_name(user, form.first_name.data, form.last_name.data, actor=user)
     except ServiceError as exc:
         form.first_name.errors.append(str(exc))
         return _profile(400, name_form=form)
@@ -292,7 +300,7 @@ def profile_password():
         return _profile(400, password_form=form)
     user = current_user._get_current_object()
     try:
-        accounts.change_password(user, form.current.data, form.password.data, actor=user)
+        change_password(user, form.current.data, form.password.data, actor=user)
     except ServiceError as exc:
         form.current.errors.append(str(exc))
         return _profile(400, password_form=form)
@@ -312,7 +320,7 @@ def profile_notifications():
     if not form.validate_on_submit():
         return _profile(400, chat_form=form)
     user = current_user._get_current_object()
-    accounts.set_chat_emails(user, form.chat_emails.data, actor=user)
+    set_chat_emails(user, form.chat_emails.data, actor=user)
     flash("Your email settings have been saved.", "success")
     return redirect(url_for("auth.profile"))
 
@@ -321,8 +329,8 @@ def profile_notifications():
 @login_required
 def profile_export():
     user = current_user._get_current_object()
-    body = json.dumps(accounts.export_data(user), indent=2, ensure_ascii=False)
-    accounts.security_event("data_exported", user)
+    body = json.dumps(export_data(user), indent=2, ensure_ascii=False)
+    security_event("data_exported", user)
     return Response(
         body,
         mimetype="application/json",
@@ -339,7 +347,7 @@ def profile_delete():
         return _profile(400, delete_form=form)
     user = current_user._get_current_object()
     try:
-        accounts.delete_account(user, form.password.data, actor=user)
+        delete_account(user, form.password.data, actor=user)
     except ServiceError as exc:
         form.password.errors.append(str(exc))
         return _profile(400, delete_form=form)

@@ -1,9 +1,10 @@
-from flask import abort, jsonify, request
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ccr.chat import bp
-from ccr.services import NotFound
-from ccr.services.messages import message_payload, messages_after
+from ccr.chat.forms import MessagePostForm
+from ccr.services import NotFound, ServiceError
+from ccr.services.messages import message_payload, messages_after, post_message
 from ccr.services.tickets import get_ticket_for
 from ccr.urls import ticket_endpoint
 
@@ -27,12 +28,6 @@ def messages(ticket_id: int):
 @login_required
 def post(ticket_id: int):
     """The no-JavaScript path: the same service as the socket event, then back to the page."""
-    from flask import flash, redirect, url_for
-
-    from ccr.chat.forms import MessagePostForm
-    from ccr.services import ServiceError
-    from ccr.services.messages import post_message
-
     try:
         ticket = get_ticket_for(ticket_id, current_user)
     except NotFound:
@@ -50,8 +45,8 @@ def post(ticket_id: int):
         post_message(
             ticket,
             current_user,
-            form.body.data,
-            form.client_id.data,
+            form.body.data or "",
+            form.client_id.data or "",
             internal=bool(form.internal.data),
         )
     except ServiceError as exc:

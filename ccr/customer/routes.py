@@ -9,7 +9,6 @@ from ccr.models import Role, TicketStatus
 from ccr.services import NotFound, ServiceError, queries
 from ccr.services.categories import active_categories
 from ccr.services.tickets import open_ticket, rate_ticket
-from ccr.services.uow import commit, rollback
 from ccr.views import apply_verb, load_ticket, paginate_tickets, render_ticket
 
 
@@ -43,9 +42,7 @@ def new_ticket():
                 priority=form.priority.data,
                 category_id=form.category_id,
             )
-            commit()
         except ServiceError as exc:
-            rollback()
             flash(str(exc), "danger")
         else:
             flash(f"Ticket {ticket.reference} was created. We have emailed you a copy.", "success")
@@ -88,10 +85,8 @@ def rate(ticket_id: int):
         flash("Choose a rating from 1 to 5.", "danger")
         return redirect(page)
     try:
-        rate_ticket(ticket, int(form.rating.data), form.comment.data, actor=current_user)
-        commit()
+        rate_ticket(ticket, int(form.rating.data or 0), form.comment.data, actor=current_user)
     except ServiceError as exc:
-        rollback()
         if isinstance(exc, NotFound):
             abort(404)
         flash(str(exc), "danger")

@@ -6,10 +6,13 @@ from ccr.models.event import TicketEvent
 from ccr.models.message import Message, ReadMarker
 from ccr.models.outbox import OutboxEmail, OutboxStatus
 from ccr.models.ticket import (
+    OPEN_STATUSES,
+    WORKING_STATUSES,
     Category,
     Priority,
     Ticket,
     TicketCount,
+    TicketLike,
     TicketSnapshot,
     TicketStatus,
     format_reference,
@@ -17,6 +20,8 @@ from ccr.models.ticket import (
 from ccr.models.user import Role, User
 
 __all__ = [
+    "OPEN_STATUSES",
+    "WORKING_STATUSES",
     "Category",
     "CodePurpose",
     "Message",
@@ -29,6 +34,7 @@ __all__ = [
     "Ticket",
     "TicketCount",
     "TicketEvent",
+    "TicketLike",
     "TicketSnapshot",
     "TicketStatus",
     "User",

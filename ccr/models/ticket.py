@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import (
     Boolean,
@@ -32,6 +33,14 @@ class TicketStatus(StrEnum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
+
+
+# Assigned and not resolved yet: the work an agent holds.
+WORKING_STATUSES = frozenset(
+    {TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_ON_CUSTOMER}
+)
+# Not resolved yet: the unassigned pool and the work in hand.
+OPEN_STATUSES = frozenset({TicketStatus.OPEN, *WORKING_STATUSES})
 
 
 class Priority(StrEnum):
@@ -123,6 +132,28 @@ class TicketCount(db.Model):
     tickets: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class TicketLike(Protocol):
+    """What the permission rules and the chat read of a ticket: a Ticket, or the chat's
+    TicketSnapshot of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def status(self) -> TicketStatus: ...
+    @property
+    def customer_id(self) -> int: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def last_activity_at(self) -> datetime | None: ...
+    @property
+    def reference(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TicketSnapshot:
     """The columns a chat event needs of a ticket, read as a plain row with the socket
@@ -154,4 +185,14 @@ def parse_reference(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 12 else None
 
 
-__all__ = ["Category", "Priority", "Ticket", "TicketCount", "TicketSnapshot", "TicketStatus"]
+__all__ = [
+    "OPEN_STATUSES",
+    "WORKING_STATUSES",
+    "Category",
+    "Priority",
+    "Ticket",
+    "TicketCount",
+    "TicketLike",
+    "TicketSnapshot",
+    "TicketStatus",
+]

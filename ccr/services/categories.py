@@ -1,10 +1,12 @@
 """Ticket categories: admins create, rename and retire them; customers pick active ones."""
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ccr.extensions import db
-from ccr.models import Category, Role, User
-from ccr.services import Forbidden, ServiceError
+from ccr.models import Category, User
+from ccr.services import ServiceError, uow
+from ccr.services.permissions import can_manage_categories, require
 
 NAME_MAX = 80
 
@@ -21,11 +23,6 @@ def all_categories() -> list[Category]:
     return list(db.session.scalars(select(Category).order_by(Category.retired, Category.name)))
 
 
-def _check_admin(actor: User) -> None:
-    if actor.role != Role.ADMIN or not actor.is_active:
-        raise Forbidden("Only admins manage categories.")
-
-
 def _clean_name(name: str, *, exclude_id: int | None = None) -> str:
     name = " ".join((name or "").split())
     if not name or len(name) > NAME_MAX:
@@ -34,26 +31,41 @@ def _clean_name(name: str, *, exclude_id: int | None = None) -> str:
     if exclude_id is not None:
         query = query.where(Category.id != exclude_id)
     if db.session.scalar(query) is not None:
-        raise ServiceError(f"A category called “{name}” already exists.")
+        raise _taken(name)
     return name
 
 
+def _taken(name: str) -> ServiceError:
+    return ServiceError(f"A category called “{name}” already exists.")
+
+
+def _flush_unique(name: str) -> None:
+    """Flush in a savepoint: a concurrent admin who took the name first is a refusal, and the
+    caller's other work stays."""
+    try:
+        with uow.savepoint():
+            db.session.flush()
+    except IntegrityError:
+        raise _taken(name) from None
+
+
 def create_category(name: str, *, actor: User) -> Category:
-    """A new, active category. The caller commits."""
-    _check_admin(actor)
+    """A new, active category (flushed: it has its id)."""
+    require(can_manage_categories, actor)
     category = Category(name=_clean_name(name), retired=False)
     db.session.add(category)
-    db.session.flush()
+    _flush_unique(category.name)
     return category
 
 
 def rename_category(category: Category, name: str, *, actor: User) -> None:
     """Rename; existing tickets keep the category and show the new name."""
-    _check_admin(actor)
+    require(can_manage_categories, actor)
     category.name = _clean_name(name, exclude_id=category.id)
+    _flush_unique(category.name)
 
 
 def retire_category(category: Category, *, actor: User, retired: bool = True) -> None:
     """A retired category is no longer offered for new tickets; old tickets keep it."""
-    _check_admin(actor)
+    require(can_manage_categories, actor)
     category.retired = retired

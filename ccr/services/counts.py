@@ -8,8 +8,10 @@ A bulk load that bypasses the ORM calls rebuild() afterwards.
 """
 
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import delete, event, func, insert, literal_column, select, update
+from sqlalchemy import Integer, delete, event, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
@@ -18,7 +20,7 @@ from ccr.extensions import db
 from ccr.models import Ticket, TicketCount, TicketStatus
 
 UNASSIGNED = 0
-_UNASSIGNED_SQL = literal_column("0")  # a literal: PostgreSQL matches GROUP BY to SELECT
+_UNASSIGNED_SQL = literal_column("0", Integer)  # a literal: PostgreSQL matches GROUP BY to SELECT
 _COUNTS = TicketCount.__table__
 _TICKETS = Ticket.__table__
 
@@ -84,7 +86,7 @@ def _apply(session: Session, moves: Counter) -> None:
             )
 
 
-_UPSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+_UPSERTS: dict[str, Callable[..., Any]] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 def rebuild(connection) -> None:

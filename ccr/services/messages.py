@@ -2,9 +2,11 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ccr import rooms
@@ -14,15 +16,17 @@ from ccr.models import (
     ReadMarker,
     Role,
     Ticket,
-    TicketSnapshot,
+    TicketLike,
     TicketStatus,
     User,
     utcnow,
 )
-from ccr.services import NotFound, ServiceError, live
-from ccr.services.permissions import can_see_internal_notes, can_view_ticket
-from ccr.services.uow import commit, rollback
+from ccr.notify.outbox import queue_email
+from ccr.services import ServiceError, live
+from ccr.services.permissions import can_see_internal_notes, can_view_ticket, require
+from ccr.services.tickets import change_status, get_ticket_for
 from ccr.services.uow import connection as uow_connection
+from ccr.urls import ticket_url
 
 log = logging.getLogger(__name__)
 BODY_MAX = 5000
@@ -60,7 +64,7 @@ def _payload(message_id: int, values: dict, author: User | None) -> dict:
 
 
 def post_message(
-    ticket: Ticket | TicketSnapshot,
+    ticket: TicketLike,
     author: User,
     body: str,
     client_id: str,
@@ -68,15 +72,15 @@ def post_message(
     internal: bool = False,
     sender_sid: str | None = None,
 ) -> Posted:
-    """Save a message and commit; pushes go out after the commit.
+    """Save a message; pushes go out after the caller's commit.
 
-    A resend with the same client id returns the first row's id and creates nothing.
+    A resend with the same client id returns the first row's id and creates nothing, and
+    leaves the rest of the caller's transaction as it was (_insert_new).
     `ticket`: the model, or the chat's snapshot of it (the model is loaded when needed).
     `sender_sid`: the socket that sent it, which learns the id from its ack and so is not
     sent message_created (the author's other tabs are).
     """
-    if not can_view_ticket(author, ticket):
-        raise NotFound("No such ticket.")
+    require(can_view_ticket, author, ticket)
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > CLIENT_ID_MAX:
         raise ServiceError("The message has no valid client id.")
@@ -98,17 +102,14 @@ def post_message(
         "client_id": client_id,
         "created_at": now,
     }
-    try:
-        # Core statements: a chat message is the hottest write, and the ORM's unit of work
-        # cost more than the database did (bench/README.md). The unique (ticket, author,
-        # client id) index makes a resend fail here, with no lookup before the insert.
-        connection = uow_connection()
-        message_id = connection.execute(_INSERT_MESSAGE, values).inserted_primary_key[0]
-    except IntegrityError:
-        rollback()
+    # Core statements: a chat message is the hottest write, and the ORM's unit of work cost
+    # more than the database did (bench/README.md).
+    connection = uow_connection()
+    message_id = _insert_new(connection, values)
+    if message_id is None:  # a resend: the unique (ticket, author, client id) key was taken
         existing = _find(ticket.id, author.id, client_id)
         if existing is None:
-            raise
+            raise RuntimeError("a resend's message is not there")
         return Posted(existing, created=False)
     internal_or_announced = internal
     if not internal:
@@ -119,9 +120,9 @@ def post_message(
                 _TOUCH_FIRST_RESPONSE if first_response else _TOUCH,
                 {"ticket": ticket.id, "now": now},
             )
+            if isinstance(ticket, Ticket):  # the model reads what the statement wrote
+                db.session.expire(ticket, _TOUCHED)
         if author.role == Role.CUSTOMER and ticket.status == TicketStatus.WAITING_ON_CUSTOMER:
-            from ccr.services.tickets import change_status
-
             # The agent's "the customer replied" email already covers this message.
             change_status(_model(ticket, author), "customer_replied", actor=author)
             internal_or_announced = True
@@ -131,18 +132,46 @@ def post_message(
     room = rooms.ticket_staff(ticket.id) if internal else rooms.ticket(ticket.id)
     live.publish("message_created", payload, room, skip_sid=sender_sid)
     _queue_activity(ticket, author, internal)
-    commit()
     return Posted(message_id, created=True)
 
 
-def _model(ticket: Ticket | TicketSnapshot, author: User) -> Ticket:
+def _model(ticket: TicketLike, author: User) -> Ticket:
     """The ticket as a model, for the rare paths that change or render it."""
-    from ccr.services.tickets import get_ticket_for
-
     return ticket if isinstance(ticket, Ticket) else get_ticket_for(ticket.id, author)
 
 
-_INSERT_MESSAGE = insert(Message.__table__)
+_MESSAGES = Message.__table__
+_UNIQUE_KEY = ["ticket_id", "author_id", "client_id"]
+_INSERT_NEW = {
+    "postgresql": pg_insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=_UNIQUE_KEY)
+    .returning(_MESSAGES.c.id),
+    "sqlite": sqlite_insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=_UNIQUE_KEY)
+    .returning(_MESSAGES.c.id),
+}
+_INSERT = insert(_MESSAGES)
+
+
+def _insert_new(connection: Connection, values: dict) -> int | None:
+    """The new message's id, or None when the unique (ticket, author, client id) key was
+    taken (a resend).
+
+    INSERT ... ON CONFLICT DO NOTHING RETURNING id (SQLite >= 3.35, PostgreSQL) rather than
+    a SAVEPOINT around a plain INSERT: like the savepoint, a taken key never rolls back the
+    caller's other work in the transaction, and it stays one statement, where the savepoint
+    would add two to every chat message. Other databases get the savepoint."""
+    statement = _INSERT_NEW.get(connection.dialect.name)
+    if statement is not None:
+        return connection.execute(statement, values).scalar()
+    try:  # other databases: a savepoint keeps the caller's work when the key is taken
+        with connection.begin_nested():
+            key = connection.execute(_INSERT, values).inserted_primary_key
+    except IntegrityError:
+        return None
+    return key[0] if key is not None else None
+
+
 _TICKETS = Ticket.__table__.c
 _TOUCH = (
     update(Ticket.__table__)
@@ -150,11 +179,10 @@ _TOUCH = (
     .values(last_activity_at=bindparam("now"), updated_at=bindparam("now"))
 )
 _TOUCH_FIRST_RESPONSE = _TOUCH.values(first_response_at=bindparam("now"))
+_TOUCHED = ["last_activity_at", "updated_at", "first_response_at"]
 
 
-def _refusal(
-    ticket: Ticket | TicketSnapshot, author: User, body: str, internal: bool
-) -> str | None:
+def _refusal(ticket: TicketLike, author: User, body: str, internal: bool) -> str | None:
     """Why this message cannot be posted, or None."""
     if not body:
         return "Write a message first."
@@ -168,7 +196,7 @@ def _refusal(
 
 
 def messages_after(
-    ticket: Ticket | TicketSnapshot, viewer: User, after_id: int = 0, limit: int = 500
+    ticket: TicketLike, viewer: User, after_id: int = 0, limit: int = 500
 ) -> list[Message]:
     """Catch-up: the messages the viewer may see with an id above after_id, in id order."""
     query = select(Message).where(Message.ticket_id == ticket.id, Message.id > after_id)
@@ -177,22 +205,26 @@ def messages_after(
     return list(db.session.scalars(query.order_by(Message.id).limit(limit)))
 
 
+_FIND = select(_MESSAGES.c.id).where(
+    _MESSAGES.c.ticket_id == bindparam("ticket_id"),
+    _MESSAGES.c.author_id == bindparam("author_id"),
+    _MESSAGES.c.client_id == bindparam("client_id"),
+)
+
+
 def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
-    return db.session.scalar(
-        select(Message.id).where(
-            Message.ticket_id == ticket_id,
-            Message.author_id == author_id,
-            Message.client_id == client_id,
-        )
+    """The id of the message a resend repeats (on the unit's connection: no ORM session)."""
+    return (
+        uow_connection()
+        .execute(_FIND, {"ticket_id": ticket_id, "author_id": author_id, "client_id": client_id})
+        .scalar()
     )
 
 
-def mark_read(ticket: Ticket | TicketSnapshot, reader: User, message_id: int | None = None) -> int:
+def mark_read(ticket: TicketLike, reader: User, message_id: int | None = None) -> int:
     """Move the reader's marker forward (never back) to message_id, or to the newest message
-    they may see; the other side is told after the commit. Returns the marker. The caller
-    commits."""
-    if not can_view_ticket(reader, ticket):
-        raise NotFound("No such ticket.")
+    they may see; the other side is told after the commit. Returns the marker."""
+    require(can_view_ticket, reader, ticket)
     query = select(func.max(Message.id)).where(Message.ticket_id == ticket.id)
     if not can_see_internal_notes(reader, ticket):
         query = query.where(Message.is_internal.is_(False))
@@ -219,7 +251,7 @@ def _marker(user_id: int, ticket_id: int) -> ReadMarker:
     return marker
 
 
-def _queue_activity(ticket: Ticket | TicketSnapshot, author: User, internal: bool) -> None:
+def _queue_activity(ticket: TicketLike, author: User, internal: bool) -> None:
     """Tell the other participants' dashboards (unread counts, badges) about a new message.
     Their sockets on this ticket's page are skipped: message_created already told them."""
     data = {"ticket_id": ticket.id, "reference": ticket.reference}
@@ -230,33 +262,30 @@ def _queue_activity(ticket: Ticket | TicketSnapshot, author: User, internal: boo
             live.publish("ticket_activity", data, rooms.user(user_id), skip_sid=watching)
 
 
-def _queue_chat_email(ticket: Ticket | TicketSnapshot, author: User, now) -> None:
+def _queue_chat_email(ticket: TicketLike, author: User, now: datetime) -> None:
     """Email the other side about new messages when they are not watching the ticket,
     at most once per ticket per CHAT_EMAIL_EVERY, unless they turned chat emails off."""
-    from ccr.notify.outbox import queue_email
-    from ccr.services.tickets import ticket_url
-
     recipient_id = ticket.assignee_id if author.role == Role.CUSTOMER else ticket.customer_id
     if recipient_id is None or recipient_id == author.id:
         return
     if live.is_watching(recipient_id, ticket.id):  # no query for the usual live chat
         return
-    ticket = _model(ticket, author)
-    recipient = ticket.assignee if author.role == Role.CUSTOMER else ticket.customer
-    if not recipient.is_active or not recipient.notify_chat_email:
+    model = _model(ticket, author)
+    recipient = model.assignee if author.role == Role.CUSTOMER else model.customer
+    if recipient is None or not recipient.is_active or not recipient.notify_chat_email:
         return
-    marker = _marker(recipient.id, ticket.id)
+    marker = _marker(recipient.id, model.id)
     if marker.last_chat_email_at is not None and now - marker.last_chat_email_at < CHAT_EMAIL_EVERY:
         return
     marker.last_chat_email_at = now
     queue_email(
         recipient.email,
-        f"[{ticket.reference}] New message from {author.full_name}: {ticket.subject}",
+        f"[{model.reference}] New message from {author.full_name}: {model.subject}",
         "chat_message",
         kind="chat_message",
-        ticket_id=ticket.id,
+        ticket_id=model.id,
         user=recipient,
         author=author,
-        ticket=ticket,
-        link=ticket_url(ticket, recipient),
+        ticket=model,
+        link=ticket_url(model, recipient),
     )

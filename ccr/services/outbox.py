@@ -3,9 +3,9 @@
 from ccr.extensions import db
 from ccr.models import OutboxEmail, OutboxStatus, User, utcnow
 from ccr.notify.outbox import wake_dispatcher
-from ccr.services import Forbidden, ServiceError
-from ccr.services.accounts import security_event
-from ccr.services.permissions import is_admin
+from ccr.services import ServiceError
+from ccr.services.permissions import can_manage_users, require
+from ccr.services.security_log import security_event
 from ccr.services.uow import on_commit
 
 
@@ -13,10 +13,8 @@ def retry_email(row: OutboxEmail, *, actor: User) -> None:
     """An admin puts a dead email back in the queue: pending, its attempts counted from
     zero, due now. Only dead rows can be retried (checked against the locked row, so of
     two admins retrying at once one is told it is queued already). Security-logged.
-    The caller commits; the dispatcher is woken after the commit."""
-    if not is_admin(actor):
-        security_event("admin_action_denied", actor, action="email_retry")
-        raise Forbidden("Only administrators can retry emails.")
+    The boundary commits; the dispatcher is woken after the commit."""
+    require(can_manage_users, actor, message="Only administrators can retry emails.")
     db.session.refresh(row, with_for_update=True)
     if row.status == OutboxStatus.PENDING:
         raise ServiceError("The email is queued already.")

@@ -1,5 +1,6 @@
-"""Read-only list queries for the dashboards. Filters and sort keys come from allowlists;
-values are always bound parameters. Each list leads with an indexed column."""
+"""Read-only queries for the pages: the dashboards' lists (filters and sort keys come from
+allowlists; values are always bound parameters; each list leads with an indexed column),
+the admin's staff, mail and audit pages, and the loaders views use."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -9,17 +10,22 @@ from sqlalchemy.orm import load_only
 
 from ccr.extensions import db
 from ccr.models import (
+    OPEN_STATUSES,
     Category,
     Message,
+    OutboxEmail,
+    OutboxStatus,
     Priority,
     ReadMarker,
     Role,
     Ticket,
+    TicketEvent,
     TicketStatus,
     User,
     utcnow,
 )
 from ccr.services import counts
+from ccr.services.permissions import is_admin
 
 S = TicketStatus
 SEARCH_MAX = 200
@@ -185,7 +191,7 @@ def unread_counts(user: User, ticket_ids: list[int]) -> dict[int, int]:
 def customer_other_tickets(ticket: Ticket, viewer: User, limit: int = 10) -> list[Ticket]:
     """The customer's other tickets that the viewer may see (an agent: only assigned ones)."""
     query = select(Ticket).where(Ticket.customer_id == ticket.customer_id, Ticket.id != ticket.id)
-    if viewer.role != Role.ADMIN:
+    if not is_admin(viewer):
         query = query.where(Ticket.assignee_id == viewer.id)
     query = query.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc()).limit(limit)
     return list(db.session.scalars(query))
@@ -222,16 +228,15 @@ def admin_counts(agents: list[User] | None = None, now: datetime | None = None) 
     """The small counts at the top of the admin list: kept counters (services.counts) and one
     indexed range. `agents`: the active agents, when the caller has loaded them already."""
     now = now or utcnow()
-    live = (S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER)
-    per_assignee = counts.by_assignee(live)
+    per_assignee = counts.by_assignee(OPEN_STATUSES)
     midnight = datetime(now.year, now.month, now.day)
     resolved_today = db.session.scalar(
         select(func.count()).where(
             and_(Ticket.resolved_at >= midnight, Ticket.resolved_at < midnight + timedelta(days=1))
         )
     )
-    agents = {u.id: u for u in (active_agents() if agents is None else agents)}
-    per_agent = [(agents[i], n) for i, n in per_assignee.items() if i in agents]
+    by_id = {u.id: u for u in (active_agents() if agents is None else agents)}
+    per_agent = [(by_id[i], n) for i, n in per_assignee.items() if i in by_id]
     per_agent.sort(key=lambda p: p[0].full_name)
     return AdminCounts(
         open=sum(per_assignee.values()),
@@ -255,3 +260,84 @@ def active_agents() -> list[User]:
 
 def categories_by_id() -> dict[int, Category]:
     return {c.id: c for c in db.session.scalars(select(Category))}
+
+
+# -- admin: staff, mail and audit ------------------------------------------------------------
+
+
+def staff_overview() -> list[dict]:
+    """Agents and admins with their open-ticket load and last activity (for the admin list)."""
+    load = dict(
+        db.session.execute(
+            select(Ticket.assignee_id, func.count(Ticket.id))
+            .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
+            .group_by(Ticket.assignee_id)
+        ).all()
+    )
+    staff = db.session.scalars(
+        select(User)
+        .where(User.role.in_([Role.AGENT, Role.ADMIN]), User.deleted_at.is_(None))
+        .order_by(User.active.desc(), User.last_name, User.first_name, User.id)
+    )
+    return [
+        {
+            "user": u,
+            "open_tickets": load.get(u.id, 0),
+            "needs_reassignment": load.get(u.id, 0) if not u.is_active else 0,
+            "invited": u.password_hash is None,
+        }
+        for u in staff
+    ]
+
+
+def tickets_needing_reassignment() -> list[Ticket]:
+    """Open tickets whose assignee can no longer work on them (deactivated or deleted)."""
+    inactive = select(User.id).where((User.active.is_(False)) | (User.deleted_at.is_not(None)))
+    return list(
+        db.session.scalars(
+            select(Ticket)
+            .where(Ticket.assignee_id.in_(inactive), Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.last_activity_at)
+        )
+    )
+
+
+def mail_status(value: str | None) -> OutboxStatus | None:
+    """The mail log's status filter, from the allowlist (anything else: no filter)."""
+    return OutboxStatus(value) if value in {s.value for s in OutboxStatus} else None
+
+
+def outbox_emails(status: OutboxStatus | None) -> Select:
+    """The mail log, newest first."""
+    query = select(OutboxEmail)
+    if status is not None:
+        query = query.where(OutboxEmail.status == status)
+    return query.order_by(OutboxEmail.id.desc())
+
+
+def audit_events() -> Select:
+    """Every ticket event, newest first (the audit log)."""
+    return select(TicketEvent).order_by(TicketEvent.id.desc())
+
+
+# -- loaders ----------------------------------------------------------------------------------
+
+
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def get_staff_member(user_id: int) -> User | None:
+    """An agent or admin whose account was not deleted."""
+    found = db.session.get(User, user_id)
+    if found is None or found.role == Role.CUSTOMER or found.deleted_at is not None:
+        return None
+    return found
+
+
+def get_category(category_id: int) -> Category | None:
+    return db.session.get(Category, category_id)
+
+
+def get_outbox_email(email_id: int) -> OutboxEmail | None:
+    return db.session.get(OutboxEmail, email_id)

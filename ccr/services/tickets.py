@@ -1,16 +1,18 @@
 """The ticket lifecycle: one transition table decides what is allowed and who may do it.
 
 Every change writes a TicketEvent and queues its emails (outbox, same transaction) and its
-pushes (after the commit). Callers commit with uow.commit().
+pushes (after the commit). The caller's boundary commits (services.uow).
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
 from ccr import rooms
 from ccr.extensions import db
 from ccr.models import (
+    WORKING_STATUSES,
     Category,
     Priority,
     Role,
@@ -21,10 +23,17 @@ from ccr.models import (
     utcnow,
 )
 from ccr.notify.outbox import queue_email
-from ccr.services import Forbidden, NotFound, ServiceError, live
+from ccr.services import NotFound, ServiceError, live
 from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps ticket_counts)
-from ccr.services.permissions import can_view_ticket
-from ccr.urls import absolute_url, ticket_endpoint
+from ccr.services.permissions import (
+    can_assign,
+    can_open_ticket,
+    can_rate_ticket,
+    can_view_ticket,
+    has_role,
+    require,
+)
+from ccr.urls import ticket_url
 
 S = TicketStatus
 SUBJECT_MAX = 200
@@ -43,7 +52,6 @@ def _t(sources, target, roles, label) -> Transition:
     return Transition(frozenset(sources), target, frozenset(roles), label)
 
 
-WORKING = {S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER}
 STAFF = {Role.AGENT, Role.ADMIN}
 
 TRANSITIONS: dict[str, Transition] = {
@@ -51,9 +59,12 @@ TRANSITIONS: dict[str, Transition] = {
     "wait": _t({S.ASSIGNED, S.IN_PROGRESS}, S.WAITING_ON_CUSTOMER, STAFF, "Wait on customer"),
     # A customer's reply to a ticket waiting on them (see services.messages).
     "customer_replied": _t({S.WAITING_ON_CUSTOMER}, S.IN_PROGRESS, {Role.CUSTOMER}, "Reply"),
-    "resolve": _t(WORKING, S.RESOLVED, STAFF, "Resolve"),
+    "resolve": _t(WORKING_STATUSES, S.RESOLVED, STAFF, "Resolve"),
     "close": _t(
-        {S.OPEN, *WORKING, S.RESOLVED}, S.CLOSED, {Role.CUSTOMER, Role.ADMIN}, "Close ticket"
+        {S.OPEN, *WORKING_STATUSES, S.RESOLVED},
+        S.CLOSED,
+        {Role.CUSTOMER, Role.ADMIN},
+        "Close ticket",
     ),
     "reopen": _t({S.RESOLVED, S.CLOSED}, None, {Role.CUSTOMER, Role.ADMIN}, "Reopen"),
 }
@@ -73,8 +84,9 @@ def allowed_verbs(ticket: Ticket, actor: User) -> list[str]:
 def get_ticket_for(ticket_id: int, actor: User) -> Ticket:
     """The ticket if the actor may see it; NotFound otherwise (existence is not leaked)."""
     ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None or not can_view_ticket(actor, ticket):
+    if ticket is None:
         raise NotFound("No such ticket.")
+    require(can_view_ticket, actor, ticket)
     return ticket
 
 
@@ -101,9 +113,9 @@ def open_ticket(
     priority: Priority | str = Priority.NORMAL,
     category_id: int | None = None,
 ) -> Ticket:
-    """A customer raises a ticket; the customer and the admins are emailed."""
-    if actor.role != Role.CUSTOMER or not actor.is_active:
-        raise Forbidden("Only customers raise tickets.")
+    """A customer raises a ticket; the customer and the admins are emailed. The ticket is
+    flushed (it has its id)."""
+    require(can_open_ticket, actor)
     subject = " ".join((subject or "").split())  # one line: it travels in email subjects
     description = (description or "").replace("\r\n", "\n").strip()
     if not subject or len(subject) > SUBJECT_MAX:
@@ -143,8 +155,7 @@ def open_ticket(
 
 def assign_ticket(ticket: Ticket, agent: User, *, actor: User) -> None:
     """An admin assigns or reassigns; the old agent loses access at once."""
-    if actor.role != Role.ADMIN or not actor.is_active:
-        raise Forbidden("Only admins assign tickets.")
+    require(can_assign, actor)
     if agent.role not in STAFF or not agent.is_active:
         raise ServiceError("Choose an active agent.")
     if ticket.status == S.CLOSED:
@@ -183,10 +194,8 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
     transition = TRANSITIONS.get(verb)
     if transition is None:
         raise ServiceError("Unknown action.")
-    if not can_view_ticket(actor, ticket):
-        raise NotFound("No such ticket.")
-    if actor.role not in transition.roles:
-        raise Forbidden("You cannot do that to this ticket.")
+    require(can_view_ticket, actor, ticket)
+    require(has_role, actor, transition.roles, message="You cannot do that to this ticket.")
     if ticket.status not in transition.sources:
         raise ServiceError(
             f"“{transition.label}” is not possible while the ticket is "
@@ -203,6 +212,7 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
         ticket.closed_at = None
         ticket.resolved_at = None
     else:
+        assert transition.target is not None  # only reopen decides its target
         new = transition.target
     now = utcnow()
     ticket.status = new
@@ -227,8 +237,8 @@ def reopen_ticket(ticket: Ticket, *, actor: User) -> None:
 
 
 def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User) -> None:
-    if not can_view_ticket(actor, ticket) or actor.id != ticket.customer_id:
-        raise NotFound("No such ticket.")
+    """The customer rates a resolved or closed ticket (1 to 5, with an optional comment)."""
+    require(can_rate_ticket, actor, ticket)
     if ticket.status not in (S.RESOLVED, S.CLOSED):
         raise ServiceError("You can rate a ticket once it is resolved or closed.")
     if not isinstance(rating, int) or not 1 <= rating <= 5:
@@ -247,7 +257,7 @@ def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _touch(ticket: Ticket, now=None) -> None:
+def _touch(ticket: Ticket, now: datetime | None = None) -> None:
     now = now or utcnow()
     ticket.updated_at = now
     ticket.last_activity_at = now
@@ -274,10 +284,6 @@ def ticket_summary(ticket: Ticket) -> dict:
         "customer_id": ticket.customer_id,
         "last_activity_at": ticket.last_activity_at.isoformat() + "Z",
     }
-
-
-def ticket_url(ticket: Ticket, user: User) -> str:
-    return absolute_url(ticket_endpoint(user.role), ticket_id=ticket.id)
 
 
 def _email(user: User | None, ticket: Ticket, kind: str, *, headline: str) -> None:

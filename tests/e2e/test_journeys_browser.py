@@ -169,6 +169,7 @@ def test_xss_payloads_render_as_text_on_every_page(app, live_server, make_user, 
         tickets.assign_ticket(t, agent, actor=admin)
         commit()
         post_message(t, customer, payload, f"x{i}")
+        commit()
     srv = live_server()
     pages = {
         customer.email: ["/customer/", f"/customer/tickets/{t.id}"],

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from ccr.cli import DEMO_PASSWORD, DEMO_PEOPLE
 from ccr.extensions import db
 from ccr.models import Message, Role, Ticket, TicketStatus, User
-from ccr.services.accounts import authenticate
+from ccr.services.users import authenticate
 
 
 def test_create_admin_refuses_a_weak_password(app):

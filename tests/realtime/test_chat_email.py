@@ -8,13 +8,17 @@ from ccr.extensions import db
 from ccr.models import Ticket
 from ccr.notify.dispatcher import dispatch_pending
 from ccr.services.messages import post_message
+from ccr.services.uow import commit
 from tests.support.chat import joined, send
 from tests.support.faults import commit_fails
 from tests.support.smtp import body_text
 
 
 def _post(ticket_id, author, body, cid):
-    return post_message(db.session.get(Ticket, ticket_id), author, body, cid)
+    """As a boundary would: the message and its email are committed together."""
+    posted = post_message(db.session.get(Ticket, ticket_id), author, body, cid)
+    commit()
+    return posted
 
 
 def _chat_mails(mailbox, address):

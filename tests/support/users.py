@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from ccr.models import Role, User
-from ccr.services import accounts
 from ccr.services.uow import commit
+from ccr.services.users import create_user
 
 PASSWORD = "correct horse battery"
 
@@ -15,7 +15,7 @@ def new_user(
     role: Role = Role.CUSTOMER, email: str | None = None, password: str = PASSWORD, **fields
 ) -> User:
     """A committed user in the current app context (what the make_user fixture returns)."""
-    user = accounts.create_user(
+    user = create_user(
         email=email or f"{role.value}-{uuid.uuid4().hex[:8]}@example.com",
         first_name=fields.pop("first_name", role.value.capitalize()),
         last_name=fields.pop("last_name", "Tester"),

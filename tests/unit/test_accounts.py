@@ -7,25 +7,28 @@ from sqlalchemy import select
 
 from ccr.extensions import db
 from ccr.models import CodePurpose, OneTimeCode, Role
-from ccr.services import Forbidden, ServiceError, accounts
+from ccr.services import Forbidden, ServiceError, passwords, registration, staff
+from ccr.services import codes as one_time_codes
+from ccr.services.security_log import security_event
+from ccr.services.users import authenticate, name_problem
 
 
 def test_passwords_over_72_bytes_are_refused_with_a_clear_message():
-    assert "at most 72 bytes" in accounts.password_problem("a1b2" * 18 + "x")  # 73 ASCII bytes
-    assert accounts.password_problem("a1b2" * 18) is None  # exactly 72 bytes
-    with pytest.raises(accounts.PasswordPolicyError, match="72 bytes"):
-        accounts.hash_password("ü" * 40)
+    assert "at most 72 bytes" in passwords.password_problem("a1b2" * 18 + "x")  # 73 ASCII bytes
+    assert passwords.password_problem("a1b2" * 18) is None  # exactly 72 bytes
+    with pytest.raises(passwords.PasswordPolicyError, match="72 bytes"):
+        passwords.hash_password("ü" * 40)
 
 
 def test_the_password_policy():
-    assert "at least 8" in accounts.password_problem("short")
-    assert "too common" in accounts.password_problem("password")
-    assert accounts.password_problem("a long and unusual passphrase of many words") is None
+    assert "at least 8" in passwords.password_problem("short")
+    assert "too common" in passwords.password_problem("password")
+    assert passwords.password_problem("a long and unusual passphrase of many words") is None
 
 
 def test_logging_in_with_the_stored_hash_fails(app, make_user):
     user = make_user()
-    assert accounts.authenticate(user.email, user.password_hash) is None
+    assert authenticate(user.email, user.password_hash) is None
 
 
 @pytest.mark.parametrize(
@@ -40,27 +43,27 @@ def test_logging_in_with_the_stored_hash_fails(app, make_user):
     ],
 )
 def test_names_are_validated(name, ok):
-    assert (accounts.name_problem(name) is None) is ok
+    assert (name_problem(name) is None) is ok
 
 
 def test_a_reset_code_is_stored_only_as_a_keyed_hash(app, make_user, monkeypatch):
     user = make_user()
     sent = {}
-    monkeypatch.setattr(accounts, "_new_code", lambda: sent.setdefault("code", "123456"))
-    accounts.request_password_reset(user.email)
+    monkeypatch.setattr(one_time_codes, "new_code", lambda: sent.setdefault("code", "123456"))
+    registration.request_password_reset(user.email)
     row = db.session.scalars(select(OneTimeCode)).one()
     assert row.purpose == CodePurpose.PASSWORD_RESET
     assert "123456" not in row.code_hash and len(row.code_hash) == 64
-    expected = accounts._keyed_hash(CodePurpose.PASSWORD_RESET, "123456", user.id)
+    expected = one_time_codes.keyed_hash(CodePurpose.PASSWORD_RESET, "123456", user.id)
     assert row.code_hash == expected
     # Keyed with SECRET_KEY: another key gives another hash.
     app.config["SECRET_KEY"] = "another-secret-key-entirely"
-    assert accounts._keyed_hash(CodePurpose.PASSWORD_RESET, "123456", user.id) != expected
+    assert one_time_codes.keyed_hash(CodePurpose.PASSWORD_RESET, "123456", user.id) != expected
 
 
 def test_codes_are_compared_in_constant_time(app, make_user, monkeypatch):
     user = make_user()
-    accounts.request_password_reset(user.email)
+    registration.request_password_reset(user.email)
     calls = []
     real = hmac.compare_digest
 
@@ -68,39 +71,39 @@ def test_codes_are_compared_in_constant_time(app, make_user, monkeypatch):
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(accounts.hmac, "compare_digest", spy)
+    monkeypatch.setattr(one_time_codes.hmac, "compare_digest", spy)
     with pytest.raises(ServiceError):
-        accounts.reset_password(user.email, "999999x", "a fine new passphrase")
+        registration.reset_password(user.email, "999999x", "a fine new passphrase")
     assert len(calls) == 1
 
 
 def test_codes_are_six_digits_from_secrets(monkeypatch):
-    codes = {accounts._new_code() for _ in range(200)}
+    codes = {one_time_codes.new_code() for _ in range(200)}
     assert all(len(c) == 6 and c.isdigit() for c in codes)
     assert len(codes) > 150
-    monkeypatch.setattr(accounts.secrets, "randbelow", lambda n: 42)
-    assert accounts._new_code() == "000042"
+    monkeypatch.setattr(one_time_codes.secrets, "randbelow", lambda n: 42)
+    assert one_time_codes.new_code() == "000042"
 
 
 def test_the_last_active_admin_rule_at_the_service_level(app, make_user):
     admin = make_user(Role.ADMIN)
     with pytest.raises(ServiceError, match="last active administrator"):
-        accounts.deactivate_user(admin, actor=admin)
+        staff.deactivate_user(admin, actor=admin)
     with pytest.raises(ServiceError, match="last active administrator"):
-        accounts.set_role(admin, Role.AGENT, actor=admin)
+        staff.set_role(admin, Role.AGENT, actor=admin)
     second = make_user(Role.ADMIN)
-    accounts.deactivate_user(admin, actor=second)
+    staff.deactivate_user(admin, actor=second)
     assert not admin.is_active
     with pytest.raises(ServiceError, match="last active administrator"):
-        accounts.deactivate_user(second, actor=second)
+        staff.deactivate_user(second, actor=second)
 
 
 def test_only_admins_manage_agents(app, make_user):
     agent, other = make_user(Role.AGENT), make_user(Role.AGENT)
     with pytest.raises(Forbidden):
-        accounts.deactivate_user(other, actor=agent)
+        staff.deactivate_user(other, actor=agent)
     with pytest.raises(Forbidden):
-        accounts.create_agent(
+        staff.create_agent(
             actor=agent, email="x@example.com", first_name="X", last_name="Y", password=None
         )
     assert other.is_active
@@ -109,7 +112,7 @@ def test_only_admins_manage_agents(app, make_user):
 def test_deactivation_bumps_the_session_version(app, make_user):
     admin, agent = make_user(Role.ADMIN), make_user(Role.AGENT)
     before = agent.session_version
-    accounts.deactivate_user(agent, actor=admin)
+    staff.deactivate_user(agent, actor=admin)
     assert agent.session_version == before + 1
 
 
@@ -118,7 +121,7 @@ def test_security_events_cannot_be_split_by_attacker_text(app, caplog):
 
     caplog.set_level(logging.INFO, logger="ccr.security")
     with app.test_request_context("/x"):
-        accounts.security_event("access_denied", None, path="/a\nFAKE login_ok user=1")
+        security_event("access_denied", None, path="/a\nFAKE login_ok user=1")
     [record] = [r for r in caplog.records if r.name == "ccr.security"]
     assert "\n" not in record.getMessage() and "path=/a?FAKE?login_ok" in record.getMessage()
     assert record.getMessage().startswith("access_denied user=- ip=")

@@ -6,7 +6,7 @@ import pytest
 from ccr.extensions import db
 from ccr.models import Role, Ticket
 from ccr.realtime import Sockets
-from ccr.services import accounts, live, tickets
+from ccr.services import live, tickets, users
 from ccr.services.uow import commit, rollback
 
 
@@ -64,7 +64,7 @@ def test_a_rolled_back_change_reaches_no_socket(recorder, make_user):
     commit()
     recorder.calls.clear()
     tickets.assign_ticket(db.session.get(Ticket, ticket.id), agent, actor=admin)
-    accounts.end_all_sessions(agent)
+    users.end_all_sessions(agent)
     rollback()
     commit()
     assert recorder.calls == []
@@ -72,7 +72,7 @@ def test_a_rolled_back_change_reaches_no_socket(recorder, make_user):
 
 def test_ending_all_sessions_disconnects_the_users_sockets_after_the_commit(recorder, make_user):
     user = make_user(Role.CUSTOMER)
-    accounts.end_all_sessions(user)
+    users.end_all_sessions(user)
     assert recorder.calls == []
     commit()
     assert recorder.calls == [("disconnect_user", user.id)]

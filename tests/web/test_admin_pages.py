@@ -4,8 +4,9 @@ import re
 
 from sqlalchemy import select
 
+from ccr.admin.audit import AdminAction
 from ccr.extensions import db
-from ccr.models import OutboxEmail, OutboxStatus, Role
+from ccr.models import Category, OutboxEmail, OutboxStatus, Role
 from ccr.notify.dispatcher import dispatch_pending
 from ccr.services.tickets import open_ticket
 from ccr.services.uow import commit
@@ -108,3 +109,52 @@ def test_a_subject_is_one_line_so_it_cannot_break_an_email_header(client, make_u
     dispatch_pending()
     [msg] = mailbox.wait_for(1)
     assert msg["Bcc"] is None and "\n" not in msg["Subject"]
+
+
+def test_the_audit_log_names_admin_actions_by_fixed_strings(client, make_user, caplog, mailbox):
+    """Renaming a view or a service must not rename what the audit log records."""
+    assert {a.value for a in AdminAction} == {
+        "assign",
+        "create_category",
+        "rename_category",
+        "toggle_retired",
+        "mail_retry",
+    }
+    admin = make_user(Role.ADMIN)
+    agent = make_user(Role.AGENT)
+    ticket = open_ticket(actor=make_user(Role.CUSTOMER), subject="S", description="D")
+    commit()
+    dead = db.session.scalars(select(OutboxEmail)).first()
+    dead.status = OutboxStatus.DEAD
+    commit()
+    login(client, admin)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ccr.security"):
+        client.post(f"/admin/tickets/{ticket.id}/assign", data={"agent_id": str(agent.id)})
+        client.post("/admin/categories", data={"name": "Billing"})
+        category = db.session.scalars(select(Category)).one()
+        client.post(f"/admin/categories/{category.id}/rename", data={"name": "Invoices"})
+        client.post(f"/admin/categories/{category.id}/retire")
+        client.post(f"/admin/mail/{dead.id}/retry")
+    actions = [
+        m.split("action=")[1].split()[0]
+        for m in (r.getMessage() for r in caplog.records if r.name == "ccr.security")
+        if m.startswith("admin action=")
+    ]
+    assert actions == [
+        "assign",
+        "create_category",
+        "rename_category",
+        "toggle_retired",
+        "mail_retry",
+    ]
+
+
+def test_an_admin_action_that_is_refused_is_not_in_the_audit_log(client, make_user, caplog):
+    admin = make_user(Role.ADMIN)
+    login(client, admin)
+    client.post("/admin/categories", data={"name": "Billing"})
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ccr.security"):
+        client.post("/admin/categories", data={"name": "BILLING"})
+    assert not [r for r in caplog.records if r.getMessage().startswith("admin action=")]

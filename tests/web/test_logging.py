@@ -81,6 +81,7 @@ def test_json_log_lines_carry_time_level_logger_message_and_request_id(app, clie
 
 
 def test_production_defaults_to_json(monkeypatch):
+    from ccr.config import DevelopmentConfig
     from ccr.logs import log_format
 
     class FakeApp:
@@ -91,7 +92,8 @@ def test_production_defaults_to_json(monkeypatch):
     assert log_format(FakeApp({"ENV_NAME": "production"})) == "json"
     assert log_format(FakeApp({"ENV_NAME": "development"})) == "text"
     monkeypatch.setenv("CCR_LOG_FORMAT", "json")
-    assert log_format(FakeApp({"ENV_NAME": "development"})) == "json"
+    settings = vars(DevelopmentConfig())  # the environment is read by ccr.config
+    assert log_format(FakeApp({"ENV_NAME": "development", **settings})) == "json"
 
 
 def test_lines_outside_a_request_carry_a_bound_id(app, log_stream):

@@ -435,7 +435,7 @@ def test_admin_list_dropdowns_select_each_rows_agent(client, make_user):
     for ticket, agent in zip(tickets, (ann, bob, gone), strict=False):
         assign_ticket(ticket, agent, actor=admin)
     commit()
-    from ccr.services.accounts import deactivate_user
+    from ccr.services.staff import deactivate_user
 
     deactivate_user(gone, actor=admin)
     commit()

@@ -1,0 +1,92 @@
+"""The admin's ticket pages: the list of every ticket, one ticket, status and assignment."""
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ccr.admin import bp
+from ccr.admin.audit import AdminAction, audit
+from ccr.admin.forms import AssignForm
+from ccr.auth.guards import role_required
+from ccr.errors import wants_json
+from ccr.models import Priority, Role, TicketStatus
+from ccr.services import ServiceError, queries
+from ccr.services.categories import all_categories
+from ccr.services.tickets import assign_ticket, ticket_summary
+from ccr.views import (
+    AgentChoices,
+    apply_verb,
+    load_ticket,
+    paginate_tickets,
+    render_ticket,
+)
+
+
+@bp.get("/")
+@role_required(Role.ADMIN)
+def dashboard():
+    args = queries.parse_args(request.args)
+    agents = queries.active_agents()
+    return render_template(
+        "admin/dashboard.html",
+        page=paginate_tickets(queries.admin_tickets(args)),
+        args=args,
+        sorts=queries.SORTS,
+        statuses=list(TicketStatus),
+        priorities=list(Priority),
+        categories=all_categories(),
+        agent_choices=AgentChoices(agents),
+        counts=queries.admin_counts(agents),
+        live_script="live-list.js",
+    )
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@role_required(Role.ADMIN)
+def ticket(ticket_id: int):
+    ticket = load_ticket(ticket_id)
+    return render_ticket(
+        ticket,
+        "admin/ticket.html",
+        agents=AgentChoices(queries.active_agents()),
+        other_tickets=queries.customer_other_tickets(ticket, current_user),
+    )
+
+
+@bp.post("/tickets/<int:ticket_id>/status")
+@role_required(Role.ADMIN)
+def ticket_status(ticket_id: int):
+    return apply_verb(ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/assign")
+@role_required(Role.ADMIN)
+def assign(ticket_id: int):
+    """Assign or reassign: JSON for the page's fetch, a redirect for a plain form post."""
+    ticket = load_ticket(ticket_id)
+    form = AssignForm()
+    back = request.form.get("next") == "list"
+    target = url_for("admin.dashboard") if back else url_for("admin.ticket", ticket_id=ticket.id)
+    error: str | None = None
+    done = ""
+    agent_id = form.agent_id.data or ""
+    if not form.validate_on_submit() or not agent_id.isdigit():
+        error = "Choose an agent from the list."
+    else:
+        agent = queries.get_user(int(agent_id))
+        try:
+            if agent is None:
+                raise ServiceError("Choose an active agent.")
+            assign_ticket(ticket, agent, actor=current_user)
+            audit(AdminAction.ASSIGN, ticket=ticket.id, agent=agent.id)
+            done = f"{ticket.reference} is now assigned to {agent.full_name}."
+        except ServiceError as exc:
+            error = str(exc)
+    if wants_json():
+        if error:
+            return jsonify(ok=False, error=error), 400
+        return jsonify(ok=True, ticket=ticket_summary(ticket))
+    if error:
+        flash(error, "danger")
+    else:
+        flash(done, "success")
+    return redirect(target)
