@@ -8,7 +8,7 @@ FROM node:20-bookworm-slim AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY scripts/build-assets.mjs scripts/
-RUN npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && npm run --silent build
 
 # -- runtime ---------------------------------------------------------------------------------
 FROM python:3.11-slim AS runtime

@@ -59,8 +59,11 @@ system-packages:
 cluster: dev-deps assets
 	$(PY) -m scripts.cluster
 
+# Everything CI checks besides the tests (.ci/run); .pre-commit-config.yaml runs the same.
 lint: dev-deps lint-js
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint --failure-threshold error Dockerfile
 
 # eslint (a devDependency, installed by the assets step's npm ci) over static/js.

@@ -42,8 +42,9 @@ def _tune_gc() -> None:
 
     Thousands of sockets and their greenlets are long-lived objects; with CPython's default
     thresholds a full collection walked them every few seconds and stalled every
-    conversation for 50-100 ms (bench/README.md). The objects loaded at start-up are frozen
-    out of the collector's scans and full collections run a tenth as often. (Larger young
+    conversation (docs/performance.md#garbage-collector-tuned-for-long-lived-sockets). The
+    objects loaded at start-up are frozen out of the collector's scans and full collections
+    run a tenth as often. (Larger young
     generations made each young collection pause as long: greenlets are slow to scan.)
     GUNICORN_GC_THRESHOLDS="700,10,10" restores CPython's defaults.
     """

@@ -32,7 +32,9 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
 
     if app.config["CCR_PROXY_COUNT"]:
         n = app.config["CCR_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n
+        )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

@@ -36,7 +36,7 @@ class Config:
         # Relative SQLite paths are resolved against the instance folder by Flask-SQLAlchemy.
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or "sqlite:///ccr.db"
         # A ping before each checkout finds dropped server connections; a SQLite file has none,
-        # and the ping was a visible share of every chat message's cost.
+        # and the ping costs every chat message (docs/performance.md#no-connection-ping-on-sqlite).
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             "pool_pre_ping": not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")
         }

@@ -1,7 +1,7 @@
 """Unbound extension objects; create_app() binds them."""
 
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,7 +11,7 @@ from flask_socketio import SocketIO as _SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,6 +26,8 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model maps one table, which the hot paths use with Core statements.
+    __table__: ClassVar[Table]
 
 
 # The current unit of work (services.uow.Unit), set by the boundary that runs it.
@@ -48,6 +50,12 @@ class SocketIO(_SocketIO):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
+# The models' base class. Flask-SQLAlchemy builds db.Model from Base at run time, which a
+# type checker cannot follow: to it, the models are plain SQLAlchemy declarative classes.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

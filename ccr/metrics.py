@@ -27,6 +27,7 @@ from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, select
 
 from ccr.extensions import db, limiter
+from ccr.models import OutboxEmail, OutboxStatus
 from ccr.realtime import presence
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,6 @@ class _LiveCollector:
 
 
 def _outbox_counts() -> dict[str, int]:
-    from ccr.models import OutboxEmail, OutboxStatus
-
     rows = db.session.execute(
         select(OutboxEmail.status, func.count())
         .where(OutboxEmail.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]))

@@ -3,19 +3,20 @@
 By default SQLite checkpoints inside whichever commit pushes the write-ahead log past
 1,000 pages: that commit copies the pages into the database file and syncs it. Under gevent
 the whole worker waits for it (sqlite3 calls block the event loop), so every socket of the
-process stalled for milliseconds several times a second under chat load: the chat's p99 in
-bench/README.md. In a server process the app's connections turn automatic checkpoints off
-and a background task checkpoints instead, in a native thread, every CHECKPOINT_EVERY
-seconds. PASSIVE checkpoints never wait for readers or writers.
+process stalled several times a second under chat load
+(docs/performance.md#sqlite-wal-checkpointer). In a server process the app's connections
+turn automatic checkpoints off and a background task checkpoints instead, in a native
+thread, every CHECKPOINT_EVERY seconds. PASSIVE checkpoints never wait for readers or writers.
 """
 
 import logging
 import sqlite3
 import time
 
+import gevent
 from sqlalchemy import event
 
-from ccr.extensions import db
+from ccr.extensions import db, socketio
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 1.0  # seconds
@@ -31,8 +32,6 @@ def start_checkpointer(app) -> bool:
         return False
     event.listen(engine, "connect", _no_autocheckpoint)
     engine.dispose()  # connections opened before now keep the default; open them again
-    from ccr.extensions import socketio
-
     socketio.start_background_task(_run, path, app.config["CCR_ASYNC_MODE"])
     return True
 
@@ -62,7 +61,5 @@ def _native_thread_runner(async_mode: str):
     keeps serving sockets while sqlite3 works without the GIL); otherwise call it here."""
     if async_mode != "gevent":
         return lambda fn, *args: fn(*args)
-    import gevent
-
     pool = gevent.get_hub().threadpool
     return lambda fn, *args: pool.apply(fn, args)

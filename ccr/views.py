@@ -66,7 +66,7 @@ def paginate_tickets(query: Select, per_page: int = PER_PAGE) -> Page:
 
 class AgentChoices:
     """The <option>s of the assign dropdown, rendered once per page and reused on every row
-    (25 rows x 200 agents rendered one by one were most of the admin list's time)."""
+    (docs/performance.md#agent-options-rendered-once)."""
 
     def __init__(self, agents) -> None:
         self.ids = {a.id for a in agents}

@@ -4,7 +4,7 @@ from enum import StrEnum
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ccr.extensions import db
+from ccr.extensions import Model
 from ccr.models.base import str_enum, utcnow
 from ccr.models.user import User
 
@@ -15,7 +15,7 @@ class CodePurpose(StrEnum):
     AGENT_INVITE = "agent_invite"
 
 
-class OneTimeCode(db.Model):
+class OneTimeCode(Model):
     """A password-reset code, email-verification code or invitation token.
 
     Only a keyed hash (HMAC with SECRET_KEY) is stored; single use, expiring, attempt-limited.

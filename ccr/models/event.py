@@ -3,12 +3,12 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ccr.extensions import db
+from ccr.extensions import Model
 from ccr.models.base import utcnow
 from ccr.models.user import User
 
 
-class TicketEvent(db.Model):
+class TicketEvent(Model):
     """The audit trail: the ticket timeline and the admin audit log are the same rows."""
 
     __tablename__ = "ticket_events"

@@ -13,12 +13,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ccr.extensions import db
+from ccr.extensions import Model
 from ccr.models.base import utcnow
 from ccr.models.user import User
 
 
-class Message(db.Model):
+class Message(Model):
     __tablename__ = "messages"
     __table_args__ = (
         # Makes a resend with the same client id idempotent.
@@ -37,7 +37,7 @@ class Message(db.Model):
     author: Mapped[User] = relationship()
 
 
-class ReadMarker(db.Model):
+class ReadMarker(Model):
     """How far a user has read a ticket's conversation; also throttles chat emails."""
 
     __tablename__ = "read_markers"

@@ -4,7 +4,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ccr.extensions import db
+from ccr.extensions import Model
 from ccr.models.base import str_enum, utcnow
 
 
@@ -14,7 +14,7 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
 
-class OutboxEmail(db.Model):
+class OutboxEmail(Model):
     """An email written in the same transaction as the change it reports."""
 
     __tablename__ = "outbox_emails"

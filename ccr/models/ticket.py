@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ccr.extensions import db
+from ccr.extensions import Model
 from ccr.models.base import str_enum, utcnow
 from ccr.models.user import User
 
@@ -54,7 +54,7 @@ class Priority(StrEnum):
         return list(Priority).index(self)
 
 
-class Category(db.Model):
+class Category(Model):
     __tablename__ = "categories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,7 +63,7 @@ class Category(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Ticket(db.Model):
+class Ticket(Model):
     __tablename__ = "tickets"
     __table_args__ = (
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
@@ -118,10 +118,10 @@ class Ticket(db.Model):
         return f"<Ticket {self.id} {self.status}>"
 
 
-class TicketCount(db.Model):
+class TicketCount(Model):
     """How many tickets each (agent, status) pair holds, kept in step with every flush by
     ccr.services.counts: the dashboards read these few rows instead of counting a million
-    tickets on each page view (bench/README.md)."""
+    tickets on each page view (docs/performance.md#kept-ticket-counters)."""
 
     __tablename__ = "ticket_counts"
 
@@ -157,8 +157,9 @@ class TicketLike(Protocol):
 @dataclass(frozen=True, slots=True)
 class TicketSnapshot:
     """The columns a chat event needs of a ticket, read as a plain row with the socket
-    user's check (ccr.realtime.identity): building the ORM object was a sixth of a chat
-    message's server time (bench/README.md). Each field is the tickets column of its name.
+    user's check (ccr.realtime.identity), because building the ORM object costs every chat
+    message (docs/performance.md#one-query-per-socket-event). Each field is the tickets
+    column of its name.
     Read-only; what changes a ticket loads the model (ccr.services.messages does for the
     rare cases)."""
 

@@ -5,7 +5,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, DateTime, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from ccr.extensions import db
+from ccr.extensions import Model
 from ccr.models.base import str_enum, utcnow
 
 
@@ -15,7 +15,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -47,7 +47,7 @@ Declaring the next event
 Events are bound to python-socketio's server itself, not through Flask-SocketIO's
 decorators, because Flask-SocketIO builds and tears down a request context per event
 (URL matching, the cookie session, request teardown) that a chat message paid for and
-never used (bench/README.md).
+never used (docs/performance.md#no-request-context-per-socket-event).
 """
 
 import functools

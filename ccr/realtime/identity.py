@@ -96,7 +96,7 @@ def socket_state(
 
     Every event reads the user's row again; the User object built from it is kept with
     the socket while that row stays the same, because building it cost more than the
-    query (bench/README.md)."""
+    query (docs/performance.md#socket-user-cache)."""
     login = session_login(app, environ)
     if login.token is None:
         return None, None

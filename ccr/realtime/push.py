@@ -33,8 +33,8 @@ def emit(
 
 def _may_reach_anyone(server: Any, room: str, skip_sid: str | list[str] | None) -> bool:
     """False when no socket would get the push: none of this process's is in the room
-    (or all are skipped) and no message queue carries it to other processes. Encoding it
-    anyway was a visible share of a chat message's cost (bench/README.md)."""
+    (or all are skipped) and no message queue carries it to other processes: encoding it
+    anyway costs every chat message (docs/performance.md#pushes-skipped-when-nobody-can-receive)."""
     if server is None or isinstance(server.manager, PubSubManager):
         return True
     skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]

@@ -2,8 +2,8 @@
 
 The `limits` library's moving window, on Redis when configured. Without Redis the window
 lives in this process, in `LocalMovingWindow` below rather than limits' own MemoryStorage:
-that one sweeps every key from a timer thread every 10 ms while events flow, which cost
-a large share of the chat's server CPU under load (bench/README.md).
+that one sweeps every key from a timer thread while events flow, which costs the chat's
+server CPU under load (docs/performance.md#local-moving-window-rate-limit).
 """
 
 import threading

@@ -3,7 +3,7 @@
 Every flush that adds a ticket, or changes a ticket's status or assignee, moves its count
 in ticket_counts in the same transaction, so the counts commit or roll back with the change.
 The admin list and the agent queue read these rows instead of counting every ticket on each
-page view (bench/README.md: at a million tickets the counts were most of the page's time).
+page view (docs/performance.md#kept-ticket-counters).
 A bulk load that bypasses the ORM calls rebuild() afterwards.
 """
 

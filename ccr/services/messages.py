@@ -33,8 +33,8 @@ BODY_MAX = 5000
 CLIENT_ID_MAX = 64
 CHAT_EMAIL_EVERY = timedelta(minutes=10)
 # A ticket's last activity (what the lists sort by) moves at most this often for messages:
-# the UPDATE rewrites the ticket's eight activity indexes, which was a quarter of a chat
-# message's database work (bench/README.md). Lists show the time to the minute.
+# the UPDATE rewrites the ticket's activity indexes (docs/performance.md#activity_every).
+# Lists show the time to the minute.
 ACTIVITY_EVERY = timedelta(seconds=30)
 
 
@@ -102,8 +102,8 @@ def post_message(
         "client_id": client_id,
         "created_at": now,
     }
-    # Core statements: a chat message is the hottest write, and the ORM's unit of work cost
-    # more than the database did (bench/README.md).
+    # Core statements: a chat message is the hottest write
+    # (docs/performance.md#own-core-connection-per-socket-event).
     connection = uow_connection()
     message_id = _insert_new(connection, values)
     if message_id is None:  # a resend: the unique (ticket, author, client id) key was taken

@@ -29,8 +29,8 @@ hook runs what was queued, once. A rollback drops it.
 
 A unit runs in the ORM session, or, with own_connection, on a Core connection of its own that
 the session joins if the work uses it: for the chat's socket events, beginning, committing
-and closing an ORM session per event cost more than the event's SQL (bench/README.md),
-and most events never need it.
+and closing an ORM session per event cost more than the event's SQL, and most events never
+need it (docs/performance.md#own-core-connection-per-socket-event).
 """
 
 import contextlib
