@@ -1,9 +1,10 @@
-"""Generic error pages (HTML or JSON), never a traceback; 503 while the database is down."""
+"""Generic error pages (HTML or JSON), never a traceback; 503 while the database is down,
+and only then: a value the database refuses (DataError, IntegrityError) is a 400."""
 
 import logging
 
 from flask import Flask, Response, g, make_response, render_template, request, session
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ccr.extensions import login_manager
@@ -30,6 +31,10 @@ EXPLANATIONS = {
     500: "We could not complete your request. Nothing you sent was lost; please try again.",
     503: "The service is temporarily unavailable. Please try again in a moment.",
 }
+UNSTORABLE = (
+    "That value cannot be stored: a number is out of range or a text holds characters we "
+    "cannot keep. Check what you entered and try again."
+)
 
 
 def wants_json() -> bool:
@@ -59,6 +64,11 @@ def register_error_handlers(app: Flask) -> None:
             resp.headers["Retry-After"] = exc.response.headers["Retry-After"]
             return resp
         return response
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(IntegrityError)
+    def database_refused(exc: DBAPIError):
+        return refused_value(exc)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
@@ -93,6 +103,24 @@ def unavailable() -> Response:
     except Exception:  # even the page cannot be built: plain text
         log.exception("the 503 page failed")
         response = make_response((EXPLANATIONS[503], 503, {"Content-Type": "text/plain"}))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def refused_value(exc: DBAPIError) -> Response:
+    """The 400 for a value the database would not take (input no parser caught: a bug to fix
+    where it arose), logged as one warning line without the value itself."""
+    orig = exc.orig
+    log.warning(
+        "the database refused a value on %s %s: %s %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        getattr(orig, "sqlstate", None) or type(orig).__name__,
+    )
+    _safe_rollback()
+    session.pop("_flashes", None)  # nothing was saved: no success may be announced
+    response = make_response(render_error(400, UNSTORABLE))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -55,7 +55,7 @@ def category_create():
     return redirect(url_for("admin.categories"))
 
 
-@bp.post("/categories/<int:category_id>/rename")
+@bp.post("/categories/<id:category_id>/rename")
 @role_required(Role.ADMIN)
 def category_rename(category_id: int):
     category = _category(category_id)
@@ -73,7 +73,7 @@ def category_rename(category_id: int):
     return redirect(url_for("admin.categories"))
 
 
-@bp.post("/categories/<int:category_id>/retire")
+@bp.post("/categories/<id:category_id>/retire")
 @role_required(Role.ADMIN)
 def category_retire(category_id: int):
     """Retire an active category, or bring a retired one back."""

@@ -2,6 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ccr.inputs import parse_id
 from ccr.models import Priority
 from ccr.services.tickets import DESCRIPTION_MAX, SUBJECT_MAX
 
@@ -26,8 +27,7 @@ class TicketOpenForm(FlaskForm):
 
     @property
     def category_id(self) -> int | None:
-        value = self.category.data
-        return int(value) if value and value.isdigit() else None
+        return parse_id(self.category.data)
 
 
 class TicketRateForm(FlaskForm):

@@ -51,14 +51,14 @@ def new_ticket():
     return render_template("customer/new_ticket.html", form=form), status
 
 
-@bp.get("/tickets/<int:ticket_id>")
+@bp.get("/tickets/<id:ticket_id>")
 @role_required(Role.CUSTOMER)
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
     return render_ticket(ticket, "customer/ticket.html", rate_form=TicketRateForm())
 
 
-@bp.get("/tickets/<int:ticket_id>/close")
+@bp.get("/tickets/<id:ticket_id>/close")
 @role_required(Role.CUSTOMER)
 def close_confirm(ticket_id: int):
     ticket = load_ticket(ticket_id)
@@ -69,13 +69,13 @@ def close_confirm(ticket_id: int):
     )
 
 
-@bp.post("/tickets/<int:ticket_id>/status")
+@bp.post("/tickets/<id:ticket_id>/status")
 @role_required(Role.CUSTOMER)
 def ticket_status(ticket_id: int):
     return apply_verb(ticket_id)
 
 
-@bp.post("/tickets/<int:ticket_id>/rating")
+@bp.post("/tickets/<id:ticket_id>/rating")
 @role_required(Role.CUSTOMER)
 def rate(ticket_id: int):
     ticket = load_ticket(ticket_id)

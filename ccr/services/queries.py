@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import load_only
 
 from ccr.extensions import db
+from ccr.inputs import parse_id
 from ccr.models import (
     OPEN_STATUSES,
     Category,
@@ -108,10 +109,6 @@ class ListArgs:
         return {k: v for k, v in out.items() if v not in (None, "")}
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
-
-
 def parse_args(args) -> ListArgs:
     priority = args.get("priority")
     return ListArgs(
@@ -120,8 +117,8 @@ def parse_args(args) -> ListArgs:
         sort=_choice(args.get("sort"), SORTS, DEFAULT_SORT),
         q=" ".join((args.get("q") or "").split())[:SEARCH_MAX],
         priority=Priority(priority) if priority in {p.value for p in Priority} else None,
-        category_id=_int(args.get("category")),
-        agent_id=_int(args.get("agent")),
+        category_id=parse_id(args.get("category")),
+        agent_id=parse_id(args.get("agent")),
         unassigned=args.get("unassigned") == "1",
     )
 
