@@ -82,7 +82,10 @@ def rate(ticket_id: int):
     form = TicketRateForm()
     page = url_for("customer.ticket", ticket_id=ticket.id)
     if not form.validate_on_submit():
-        flash("Choose a rating from 1 to 5.", "danger")
+        flash(
+            form.comment.errors[0] if form.comment.errors else "Choose a rating from 1 to 5.",
+            "danger",
+        )
         return redirect(page)
     try:
         rate_ticket(ticket, int(form.rating.data or 0), form.comment.data, actor=current_user)

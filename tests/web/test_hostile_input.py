@@ -5,14 +5,18 @@ and a 503 only ever means the database is down."""
 import logging
 
 import pytest
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError
 
 from ccr.extensions import db
-from ccr.inputs import INT_MAX
-from ccr.models import Role, User
+from ccr.forms import CCRForm
+from ccr.inputs import CONTROL_PROBLEM, INT_MAX
+from ccr.models import Category, Message, Role, Ticket, User
 from ccr.models.ticket import parse_reference
 from ccr.security import parse_token
+from ccr.services.tickets import change_status
+from ccr.services.uow import commit
 from tests.support.users import login
 
 # Numbers that are not ids: superscript digits (str.isdigit() says yes, int() says no),
@@ -112,3 +116,102 @@ def test_a_value_refused_at_the_commit_is_a_400_with_nothing_saved(app, client, 
     assert response.status_code == 400 and b"That value cannot be stored" in response.data
     assert db.session.scalar(select(func.count(User.id))) == 1
     assert not any(r.exc_info for r in caplog.records)
+
+
+# -- text: control characters ----------------------------------------------------------------
+
+CONTROL = ["\x00", "\x1b[31m", "\x07", "\x7f"]
+
+
+def test_every_form_refuses_control_characters_in_its_text_fields(app):
+    """Every form of the app derives from the base that checks its text fields: a new form
+    cannot forget it."""
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = [c for c in subclasses(FlaskForm) if c.__module__.startswith("ccr.")]
+    assert len(ours) > 15
+    assert [c.__name__ for c in ours if not issubclass(c, CCRForm)] == []
+
+
+@pytest.mark.parametrize("bad", CONTROL)
+def test_a_ticket_with_control_characters_is_refused_with_a_field_error(client, login_as, bad):
+    login_as(Role.CUSTOMER)
+    for data in (
+        {"subject": f"Printer{bad}", "description": "It burns."},
+        {"subject": "Printer", "description": f"It{bad} burns."},
+    ):
+        response = client.post("/customer/tickets/new", data={**data, "priority": "normal"})
+        assert response.status_code == 400
+        assert CONTROL_PROBLEM.encode() in response.data
+    assert db.session.scalar(select(func.count(Ticket.id))) == 0
+
+
+def test_a_chat_message_with_a_nul_is_refused_and_not_stored(scene, client):
+    sc = scene()
+    login(client, sc.customer)
+    response = client.post(
+        f"/chat/tickets/{sc.ticket.id}/messages",
+        data={"body": "hello\x00world", "client_id": "c1"},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200 and CONTROL_PROBLEM.encode() in response.data
+    response = client.post(
+        f"/chat/tickets/{sc.ticket.id}/messages",
+        data={"body": "hello", "client_id": "c\x002"},
+        follow_redirects=True,
+    )
+    assert CONTROL_PROBLEM.encode() in response.data
+    assert db.session.scalar(select(func.count(Message.id))) == 0
+
+
+def test_account_forms_refuse_control_characters(client, make_user):
+    response = client.post(
+        "/register",
+        data={
+            "first_name": "Nia",
+            "last_name": "Okafor",
+            "email": "nia@example.com",
+            "password": "long enough\x00 passphrase",
+            "confirm": "long enough\x00 passphrase",
+        },
+    )
+    assert response.status_code == 400 and CONTROL_PROBLEM.encode() in response.data
+    assert db.session.scalar(select(func.count(User.id))) == 0
+    response = client.post("/login", data={"email": "a\x00@example.com", "password": "x\x00"})
+    assert response.status_code in (200, 400) and b"Traceback" not in response.data
+
+
+def test_admin_forms_refuse_control_characters(client, login_as):
+    login_as(Role.ADMIN)
+    response = client.post("/admin/categories", data={"name": "Bill\x00ing"}, follow_redirects=True)
+    assert CONTROL_PROBLEM.encode() in response.data
+    assert db.session.scalar(select(func.count(Category.id))) == 0
+
+
+def test_a_rating_comment_with_control_characters_says_so(scene, client):
+    sc = scene()
+    change_status(sc.ticket, "resolve", actor=sc.agent)
+    commit()
+    login(client, sc.customer)
+    response = client.post(
+        f"/customer/tickets/{sc.ticket.id}/rating",
+        data={"rating": "5", "comment": "great\x1b[2J"},
+        follow_redirects=True,
+    )
+    assert CONTROL_PROBLEM.encode() in response.data
+    db.session.expire_all()
+    assert db.session.get(Ticket, sc.ticket.id).rating is None
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b", "\x07", "\x7f"])
+def test_a_search_with_control_characters_searches_without_them(scene, client, bad):
+    sc = scene(subject="Printer on fire")
+    for user, path in ((sc.customer, "/customer/"), (sc.agent, "/agent/"), (sc.admin, "/admin/")):
+        login(client, user)
+        response = client.get(f"{path}?q=Prin{bad}ter")
+        assert response.status_code == 200 and b"Printer on fire" in response.data, path
+        client.post("/logout")
