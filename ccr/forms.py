@@ -1,11 +1,12 @@
 """Forms and field rules shared by the role blueprints."""
 
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, HiddenField, StringField, ValidationError
 from wtforms.validators import DataRequired, Email, Length
 
 from ccr.inputs import text_problem
-from ccr.services.passwords import password_problem
+from ccr.services.passwords import password_problem, personal_words
 from ccr.services.users import name_problem
 
 
@@ -31,12 +32,21 @@ class CCRForm(FlaskForm):
         return super().validate(extra)
 
 
-def good_password(_form: FlaskForm, field: Field) -> None:
-    """A new password the policy accepts (an empty field is left to DataRequired)."""
+def good_password(form: FlaskForm, field: Field) -> None:
+    """A new password the policy accepts (an empty field is left to DataRequired): not the
+    email address or names in the same form, or else the signed-in user's own."""
     if field.data:
-        problem = password_problem(field.data)
+        problem = password_problem(field.data, _personal(form))
         if problem:
             raise ValidationError(problem)
+
+
+def _personal(form: FlaskForm) -> tuple[str, ...]:
+    if "email" in form:
+        return tuple(form[n].data or "" for n in ("email", "first_name", "last_name") if n in form)
+    if current_user.is_authenticated:
+        return personal_words(current_user)
+    return ()
 
 
 def good_name(_form: FlaskForm, field: Field) -> None:
