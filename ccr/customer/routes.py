@@ -4,12 +4,22 @@ from flask_login import current_user
 from ccr.auth.guards import role_required
 from ccr.customer import bp
 from ccr.customer.forms import TicketOpenForm, TicketRateForm
+from ccr.extensions import limiter
 from ccr.forms import TicketActionForm
 from ccr.models import Role, TicketStatus
 from ccr.services import NotFound, ServiceError, queries
 from ccr.services.categories import active_categories
 from ccr.services.tickets import open_ticket, rate_ticket
 from ccr.views import apply_verb, load_ticket, paginate_tickets, render_ticket
+
+# Each new ticket emails the customer and every admin: creations are limited per customer
+# and, more loosely (offices share an address), per IP. Only a created ticket counts.
+TICKETS_PER_CUSTOMER = "10 per hour"
+TICKETS_PER_IP = "30 per hour"
+
+
+def _created(response) -> bool:
+    return response.status_code == 302 and current_user.is_authenticated
 
 
 @bp.get("/")
@@ -27,6 +37,13 @@ def dashboard():
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])
+@limiter.limit(TICKETS_PER_IP, methods=["POST"], deduct_when=_created)
+@limiter.limit(
+    TICKETS_PER_CUSTOMER,
+    key_func=lambda: f"tickets:{getattr(current_user, 'id', None)}",
+    methods=["POST"],
+    deduct_when=_created,
+)
 @role_required(Role.CUSTOMER)
 def new_ticket():
     form = TicketOpenForm()
