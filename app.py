@@ -3,6 +3,7 @@
 import os
 
 from ccr import create_app
+from ccr.devserver import QuietRequestHandler
 from ccr.extensions import socketio
 from ccr.notify.dispatcher import start_dispatcher
 
@@ -12,4 +13,11 @@ if __name__ == "__main__":
     host = os.environ.get("CCR_HOST", "127.0.0.1")
     port = int(os.environ.get("CCR_PORT", "5000"))
     start_dispatcher(app)
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        allow_unsafe_werkzeug=True,
+        use_reloader=False,
+        request_handler=QuietRequestHandler,
+    )

@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ccr import logs, metrics
 from ccr.config import Config, load_config
+from ccr.converters import IdConverter
 from ccr.extensions import csrf, db, limiter, login_manager, migrate, socketio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         setattr(cfg, key, value)
     cfg.validate()
     app.config.from_object(cfg)
+    app.url_map.converters["id"] = IdConverter  # before any blueprint's routes
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.init_app(app)
     metrics.init_app(app)

@@ -4,14 +4,16 @@ so that a failed commit still becomes a complete 503 page.
 
 The request commits when its response is not an error and nothing was refused (or a refusal
 kept its record, uow.keep()); it rolls back otherwise. A failed commit is the generic 503,
-never a 500; teardown rolls back whatever is left (an exception no handler answered).
+never a 500 (a value the database refused at the commit is the 400 of
+errors.refused_value); teardown rolls back whatever is left (an exception no handler answered).
 """
 
 import logging
 
 from flask import Flask, Response, g
+from sqlalchemy.exc import DataError, IntegrityError
 
-from ccr.errors import unavailable
+from ccr.errors import refused_value, unavailable
 from ccr.services import uow
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ def _finish(response: Response) -> Response:
     status = response.status_code
     try:
         uow.finish(unit, ok=status < 400, crashed=status >= 500)
+    except (DataError, IntegrityError) as exc:
+        return refused_value(exc)
     except Exception:
         log.exception("the request's commit failed")
         return unavailable()

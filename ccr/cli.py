@@ -47,7 +47,7 @@ def in_one_unit(command: Callable[..., None]) -> Callable[..., None]:
 @in_one_unit
 def create_admin(email: str, first_name: str, last_name: str, password: str) -> None:
     """Create an administrator (the only way to make the first one)."""
-    problem = password_problem(password)
+    problem = password_problem(password, (email, first_name, last_name))
     if problem:
         click.echo(f"Refused: {problem}", err=True)
         sys.exit(1)

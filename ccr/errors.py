@@ -1,12 +1,15 @@
-"""Generic error pages (HTML or JSON), never a traceback; 503 while the database is down."""
+"""Generic error pages (HTML or JSON), never a traceback; 503 while the database is down,
+and only then: a value the database refuses (DataError, IntegrityError) is a 400."""
 
 import logging
+import math
+import time
 
 from flask import Flask, Response, g, make_response, render_template, request, session
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ccr.extensions import login_manager
+from ccr.extensions import limiter, login_manager
 from ccr.services import uow
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,10 @@ EXPLANATIONS = {
     500: "We could not complete your request. Nothing you sent was lost; please try again.",
     503: "The service is temporarily unavailable. Please try again in a moment.",
 }
+UNSTORABLE = (
+    "That value cannot be stored: a number is out of range or a text holds characters we "
+    "cannot keep. Check what you entered and try again."
+)
 
 
 def wants_json() -> bool:
@@ -52,13 +59,18 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code = exc.code or 500
         # Flask-Limiter's description is the raw limit ("20 per 1 minute"): show ours instead.
-        response = render_error(code, None if code == 429 else _custom_description(exc))
+        response = render_error(code, too_many() if code == 429 else _custom_description(exc))
         if code == 429 and exc.response is not None and "Retry-After" in exc.response.headers:
             body, status = response
             resp = make_response(body, status)
             resp.headers["Retry-After"] = exc.response.headers["Retry-After"]
             return resp
         return response
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(IntegrityError)
+    def database_refused(exc: DBAPIError):
+        return refused_value(exc)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
@@ -73,6 +85,26 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         _safe_rollback()
         return render_error(500)
+
+
+def too_many() -> str:
+    """The 429 message, with how long to wait when the breached limit says."""
+    current = limiter.current_limit
+    if current is None or not current.breached:
+        return EXPLANATIONS[429]
+    return f"You have tried this too many times. Try again in {wait_words(current.reset_at)}."
+
+
+def wait_words(reset_at: float, now: float | None = None) -> str:
+    """'42 minutes' until the timestamp reset_at, rounded up; at least '1 second'."""
+    seconds = max(1, math.ceil(reset_at - (time.time() if now is None else now)))
+    if seconds < 60:
+        unit, amount = "second", seconds
+    elif seconds <= 2 * 3600:
+        unit, amount = "minute", math.ceil(seconds / 60)
+    else:
+        unit, amount = "hour", math.ceil(seconds / 3600)
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 def _custom_description(exc: HTTPException) -> str | None:
@@ -93,6 +125,24 @@ def unavailable() -> Response:
     except Exception:  # even the page cannot be built: plain text
         log.exception("the 503 page failed")
         response = make_response((EXPLANATIONS[503], 503, {"Content-Type": "text/plain"}))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def refused_value(exc: DBAPIError) -> Response:
+    """The 400 for a value the database would not take (input no parser caught: a bug to fix
+    where it arose), logged as one warning line without the value itself."""
+    orig = exc.orig
+    log.warning(
+        "the database refused a value on %s %s: %s %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        getattr(orig, "sqlstate", None) or type(orig).__name__,
+    )
+    _safe_rollback()
+    session.pop("_flashes", None)  # nothing was saved: no success may be announced
+    response = make_response(render_error(400, UNSTORABLE))
     response.headers["Cache-Control"] = "no-store"
     return response
 

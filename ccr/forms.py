@@ -1,19 +1,52 @@
 """Forms and field rules shared by the role blueprints."""
 
+from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, Field, HiddenField, ValidationError
+from wtforms import EmailField, Field, HiddenField, StringField, ValidationError
 from wtforms.validators import DataRequired, Email, Length
 
-from ccr.services.passwords import password_problem
+from ccr.inputs import text_problem
+from ccr.services.passwords import password_problem, personal_words
 from ccr.services.users import name_problem
 
 
-def good_password(_form: FlaskForm, field: Field) -> None:
-    """A new password the policy accepts (an empty field is left to DataRequired)."""
-    if field.data:
-        problem = password_problem(field.data)
+def no_control_characters(_form: FlaskForm, field: Field) -> None:
+    """Text the database and email can hold: no NUL or other control characters (a field
+    that already failed another rule is not told twice)."""
+    if not field.errors and isinstance(field.data, str):
+        problem = text_problem(field.data)
         if problem:
             raise ValidationError(problem)
+
+
+class CCRForm(FlaskForm):
+    """The base of every form: each text field (StringField and its kinds: text areas,
+    hidden, email and password fields) refuses control characters, so nothing the database
+    or an email cannot hold gets past validation."""
+
+    def validate(self, extra_validators=None) -> bool:
+        extra = {name: list(v) for name, v in (extra_validators or {}).items()}
+        for name, field in self._fields.items():
+            if isinstance(field, StringField):
+                extra.setdefault(name, []).append(no_control_characters)
+        return super().validate(extra)
+
+
+def good_password(form: FlaskForm, field: Field) -> None:
+    """A new password the policy accepts (an empty field is left to DataRequired): not the
+    email address or names in the same form, or else the signed-in user's own."""
+    if field.data:
+        problem = password_problem(field.data, _personal(form))
+        if problem:
+            raise ValidationError(problem)
+
+
+def _personal(form: FlaskForm) -> tuple[str, ...]:
+    if "email" in form:
+        return tuple(form[n].data or "" for n in ("email", "first_name", "last_name") if n in form)
+    if current_user.is_authenticated:
+        return personal_words(current_user)
+    return ()
 
 
 def good_name(_form: FlaskForm, field: Field) -> None:
@@ -27,11 +60,11 @@ def email_field(label: str = "Email") -> EmailField:
     return EmailField(label, validators=[DataRequired(), Email(), Length(max=254)])
 
 
-class TicketActionForm(FlaskForm):
+class TicketActionForm(CCRForm):
     """A status verb posted from a ticket page button (checked by the transition table)."""
 
     verb = HiddenField(validators=[DataRequired(), Length(max=40)])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(CCRForm):
     """A button that only needs the CSRF token (retire, retry ...)."""

@@ -8,8 +8,8 @@ from flask import Flask, current_app, g, request, session
 from flask_login import current_user, logout_user
 
 from ccr.extensions import db, login_manager
+from ccr.inputs import parse_id, parse_int
 from ccr.models import User, utcnow
-from ccr.models.base import ID_MAX
 
 LAST_SEEN_EVERY = timedelta(minutes=5)
 
@@ -34,10 +34,11 @@ def init_app(app: Flask) -> None:
 
 def parse_token(token: str) -> tuple[int, int] | None:
     """The session cookie's "<id>:<session version>" as numbers; None if it is not one."""
-    user_id, _, version = token.partition(":")
-    if not user_id.isdigit() or not version.isdigit() or int(user_id) > ID_MAX:
+    raw_id, _, raw_version = token.partition(":")
+    user_id, version = parse_id(raw_id), parse_int(raw_version)
+    if user_id is None or version is None:
         return None
-    return int(user_id), int(version)
+    return user_id, version
 
 
 @login_manager.user_loader

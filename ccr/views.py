@@ -10,6 +10,7 @@ from sqlalchemy.orm import defer, selectinload
 
 from ccr.extensions import db
 from ccr.forms import TicketActionForm
+from ccr.inputs import parse_int
 from ccr.models import Message, Ticket, TicketEvent, User
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import messages_after
@@ -17,6 +18,7 @@ from ccr.services.tickets import TRANSITIONS, allowed_verbs, change_status, get_
 from ccr.urls import ticket_endpoint
 
 PER_PAGE = 25
+PAGE_MAX = 10_000
 
 
 @dataclass
@@ -31,8 +33,8 @@ class Page:
 
 
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    return min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
+    """?page=: a page number from 1 to PAGE_MAX; anything else is the first page."""
+    return parse_int(request.args.get("page"), minimum=1, maximum=PAGE_MAX) or 1
 
 
 def paginate(query: Select, per_page: int = PER_PAGE) -> Page:

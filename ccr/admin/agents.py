@@ -62,7 +62,7 @@ def agent_create():
     return redirect(url_for("admin.agents"))
 
 
-@bp.route("/agents/<int:user_id>/edit", methods=["GET", "POST"])
+@bp.route("/agents/<id:user_id>/edit", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def agent_edit(user_id: int):
     user = _staff_or_404(user_id)
@@ -96,7 +96,7 @@ _ACTIONS: dict[str, tuple[Callable[..., None], str]] = {
 }
 
 
-@bp.post("/agents/<int:user_id>/<action>")
+@bp.post("/agents/<id:user_id>/<action>")
 @role_required(Role.ADMIN)
 def agent_action(user_id: int, action: str):
     if action not in _ACTIONS:

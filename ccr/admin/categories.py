@@ -8,6 +8,7 @@ from ccr.admin.audit import AdminAction, audit
 from ccr.admin.forms import CategoryForm
 from ccr.auth.guards import role_required
 from ccr.forms import ConfirmForm
+from ccr.inputs import CONTROL_PROBLEM
 from ccr.models import Category, Role
 from ccr.services import ServiceError, queries
 from ccr.services.categories import (
@@ -31,6 +32,10 @@ def categories():
     )
 
 
+def _name_refused(form: CategoryForm) -> str:
+    return CONTROL_PROBLEM if CONTROL_PROBLEM in form.name.errors else BAD_NAME
+
+
 def _category(category_id: int) -> Category:
     category = queries.get_category(category_id)
     if category is None:
@@ -43,7 +48,7 @@ def _category(category_id: int) -> Category:
 def category_create():
     form = CategoryForm()
     if not form.validate_on_submit():
-        flash(BAD_NAME, "danger")
+        flash(_name_refused(form), "danger")
     else:
         try:
             create_category(form.name.data or "", actor=current_user)
@@ -55,13 +60,13 @@ def category_create():
     return redirect(url_for("admin.categories"))
 
 
-@bp.post("/categories/<int:category_id>/rename")
+@bp.post("/categories/<id:category_id>/rename")
 @role_required(Role.ADMIN)
 def category_rename(category_id: int):
     category = _category(category_id)
     form = CategoryForm()
     if not form.validate_on_submit():
-        flash(BAD_NAME, "danger")
+        flash(_name_refused(form), "danger")
     else:
         try:
             rename_category(category, form.name.data or "", actor=current_user)
@@ -73,7 +78,7 @@ def category_rename(category_id: int):
     return redirect(url_for("admin.categories"))
 
 
-@bp.post("/categories/<int:category_id>/retire")
+@bp.post("/categories/<id:category_id>/retire")
 @role_required(Role.ADMIN)
 def category_retire(category_id: int):
     """Retire an active category, or bring a retired one back."""

@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from wtforms import (  # type: ignore[attr-defined]  # SelectChoice is newer than the stubs
     PasswordField,
     RadioField,
@@ -9,20 +8,20 @@ from wtforms import (  # type: ignore[attr-defined]  # SelectChoice is newer tha
 )
 from wtforms.validators import DataRequired, Length
 
-from ccr.forms import email_field, good_name, good_password
+from ccr.forms import CCRForm, email_field, good_name, good_password
 from ccr.services.categories import NAME_MAX
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(CCRForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
     submit = SubmitField("Save")
 
 
-class AssignForm(FlaskForm):
+class AssignForm(CCRForm):
     agent_id = StringField("Agent", validators=[DataRequired(), Length(max=12)])
 
 
-class AgentCreateForm(FlaskForm):
+class AgentCreateForm(CCRForm):
     first_name = StringField("First name", validators=[good_name])
     last_name = StringField("Last name", validators=[good_name])
     email = email_field()
@@ -42,14 +41,14 @@ class AgentCreateForm(FlaskForm):
             raise ValidationError("Enter an initial password, or choose an invitation.")
 
 
-class AgentEditForm(FlaskForm):
+class AgentEditForm(CCRForm):
     first_name = StringField("First name", validators=[good_name])
     last_name = StringField("Last name", validators=[good_name])
     email = email_field()
     submit = SubmitField("Save")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(CCRForm):
     """A button that changes state: only the CSRF token."""
 
     submit = SubmitField("Confirm")

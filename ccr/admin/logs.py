@@ -25,7 +25,7 @@ def mail_log():
     )
 
 
-@bp.post("/mail/<int:email_id>/retry")
+@bp.post("/mail/<id:email_id>/retry")
 @role_required(Role.ADMIN)
 def mail_retry(email_id: int):
     row = queries.get_outbox_email(email_id)

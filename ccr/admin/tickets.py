@@ -8,6 +8,7 @@ from ccr.admin.audit import AdminAction, audit
 from ccr.admin.forms import AssignForm
 from ccr.auth.guards import role_required
 from ccr.errors import wants_json
+from ccr.inputs import parse_id
 from ccr.models import Priority, Role, TicketStatus
 from ccr.services import ServiceError, queries
 from ccr.services.categories import all_categories
@@ -40,7 +41,7 @@ def dashboard():
     )
 
 
-@bp.get("/tickets/<int:ticket_id>")
+@bp.get("/tickets/<id:ticket_id>")
 @role_required(Role.ADMIN)
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
@@ -52,13 +53,13 @@ def ticket(ticket_id: int):
     )
 
 
-@bp.post("/tickets/<int:ticket_id>/status")
+@bp.post("/tickets/<id:ticket_id>/status")
 @role_required(Role.ADMIN)
 def ticket_status(ticket_id: int):
     return apply_verb(ticket_id)
 
 
-@bp.post("/tickets/<int:ticket_id>/assign")
+@bp.post("/tickets/<id:ticket_id>/assign")
 @role_required(Role.ADMIN)
 def assign(ticket_id: int):
     """Assign or reassign: JSON for the page's fetch, a redirect for a plain form post."""
@@ -68,11 +69,11 @@ def assign(ticket_id: int):
     target = url_for("admin.dashboard") if back else url_for("admin.ticket", ticket_id=ticket.id)
     error: str | None = None
     done = ""
-    agent_id = form.agent_id.data or ""
-    if not form.validate_on_submit() or not agent_id.isdigit():
+    agent_id = parse_id(form.agent_id.data)
+    if not form.validate_on_submit() or agent_id is None:
         error = "Choose an agent from the list."
     else:
-        agent = queries.get_user(int(agent_id))
+        agent = queries.get_user(agent_id)
         try:
             if agent is None:
                 raise ServiceError("Choose an active agent.")

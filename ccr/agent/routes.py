@@ -26,7 +26,7 @@ def dashboard():
     )
 
 
-@bp.get("/tickets/<int:ticket_id>")
+@bp.get("/tickets/<id:ticket_id>")
 @role_required(Role.AGENT)
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
@@ -38,7 +38,7 @@ def ticket(ticket_id: int):
     )
 
 
-@bp.post("/tickets/<int:ticket_id>/status")
+@bp.post("/tickets/<id:ticket_id>/status")
 @role_required(Role.AGENT)
 def ticket_status(ticket_id: int):
     return apply_verb(ticket_id)

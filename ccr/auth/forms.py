@@ -1,8 +1,7 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from ccr.forms import email_field, good_name, good_password
+from ccr.forms import CCRForm, email_field, good_name, good_password
 from ccr.services.passwords import MAX_PASSWORD_BYTES
 
 
@@ -23,18 +22,18 @@ def _new_password_fields(label: str = "Password"):
 _CODE = [DataRequired(), Regexp(r"^\s*\d{6}\s*$", message="Enter the 6-digit code.")]
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CCRForm):
     email = email_field()
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
     remember = BooleanField("Remember me")
     submit = SubmitField("Log in")
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(CCRForm):
     submit = SubmitField("Log out")
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(CCRForm):
     first_name = StringField("First name", validators=[good_name])
     last_name = StringField("Last name", validators=[good_name])
     email = email_field()
@@ -42,46 +41,46 @@ class RegisterForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
-class VerifyEmailForm(FlaskForm):
+class VerifyEmailForm(CCRForm):
     email = email_field()
     code = StringField("Verification code", validators=_CODE)
     submit = SubmitField("Verify")
 
 
-class EmailOnlyForm(FlaskForm):
+class EmailOnlyForm(CCRForm):
     email = email_field()
     submit = SubmitField("Send")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(CCRForm):
     email = email_field()
     code = StringField("Reset code", validators=_CODE)
     password, confirm = _new_password_fields("New password")
     submit = SubmitField("Set new password")
 
 
-class AcceptInviteForm(FlaskForm):
+class AcceptInviteForm(CCRForm):
     password, confirm = _new_password_fields()
     submit = SubmitField("Set password")
 
 
-class ProfileNameForm(FlaskForm):
+class ProfileNameForm(CCRForm):
     first_name = StringField("First name", validators=[good_name])
     last_name = StringField("Last name", validators=[good_name])
     submit = SubmitField("Save name")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(CCRForm):
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
     password, confirm = _new_password_fields("New password")
     submit = SubmitField("Change password")
 
 
-class ChatEmailsForm(FlaskForm):
+class ChatEmailsForm(CCRForm):
     chat_emails = BooleanField("Email me about new chat messages while I am away")
     submit = SubmitField("Save")
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(CCRForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=1000)])
     submit = SubmitField("Delete my account")

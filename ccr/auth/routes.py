@@ -29,6 +29,7 @@ from ccr.auth.forms import (
 from ccr.extensions import limiter
 from ccr.services import ServiceError, registration
 from ccr.services.codes import invited_user
+from ccr.services.passwords import PasswordPolicyError
 from ccr.services.profile import (
     change_password,
     delete_account,
@@ -218,6 +219,9 @@ def reset_password():
     if form.validate_on_submit():
         try:
             registration.reset_password(form.email.data, form.code.data, form.password.data)
+        except PasswordPolicyError as exc:
+            form.password.errors.append(str(exc))
+            return render_template("auth/reset_password.html", form=form), 400
         except ServiceError as exc:
             form.code.errors.append(str(exc))
             return render_template("auth/reset_password.html", form=form), 400
@@ -301,6 +305,9 @@ def profile_password():
     user = current_user._get_current_object()
     try:
         change_password(user, form.current.data, form.password.data, actor=user)
+    except PasswordPolicyError as exc:
+        form.password.errors.append(str(exc))
+        return _profile(400, password_form=form)
     except ServiceError as exc:
         form.current.errors.append(str(exc))
         return _profile(400, password_form=form)

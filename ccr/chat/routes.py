@@ -3,13 +3,14 @@ from flask_login import current_user, login_required
 
 from ccr.chat import bp
 from ccr.chat.forms import MessagePostForm
+from ccr.inputs import parse_int
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import message_payload, messages_after, post_message
 from ccr.services.tickets import get_ticket_for
 from ccr.urls import ticket_endpoint
 
 
-@bp.get("/tickets/<int:ticket_id>/messages")
+@bp.get("/tickets/<id:ticket_id>/messages")
 @login_required
 def messages(ticket_id: int):
     """Catch-up as JSON: every message the viewer may see after ?after=<id>."""
@@ -17,14 +18,13 @@ def messages(ticket_id: int):
         ticket = get_ticket_for(ticket_id, current_user)
     except NotFound:
         abort(404)
-    after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = parse_int(request.args.get("after")) or 0
     return jsonify(
         messages=[message_payload(m) for m in messages_after(ticket, current_user, after_id)]
     )
 
 
-@bp.post("/tickets/<int:ticket_id>/messages")
+@bp.post("/tickets/<id:ticket_id>/messages")
 @login_required
 def post(ticket_id: int):
     """The no-JavaScript path: the same service as the socket event, then back to the page."""

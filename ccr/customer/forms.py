@@ -1,12 +1,13 @@
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ccr.forms import CCRForm
+from ccr.inputs import parse_id
 from ccr.models import Priority
 from ccr.services.tickets import DESCRIPTION_MAX, SUBJECT_MAX
 
 
-class TicketOpenForm(FlaskForm):
+class TicketOpenForm(CCRForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     description = TextAreaField(
         "Describe the problem", validators=[DataRequired(), Length(max=DESCRIPTION_MAX)]
@@ -26,11 +27,10 @@ class TicketOpenForm(FlaskForm):
 
     @property
     def category_id(self) -> int | None:
-        value = self.category.data
-        return int(value) if value and value.isdigit() else None
+        return parse_id(self.category.data)
 
 
-class TicketRateForm(FlaskForm):
+class TicketRateForm(CCRForm):
     rating = RadioField(
         "Rating", choices=[(str(i), str(i)) for i in range(1, 6)], validators=[DataRequired()]
     )

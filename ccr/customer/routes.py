@@ -4,12 +4,22 @@ from flask_login import current_user
 from ccr.auth.guards import role_required
 from ccr.customer import bp
 from ccr.customer.forms import TicketOpenForm, TicketRateForm
+from ccr.extensions import limiter
 from ccr.forms import TicketActionForm
 from ccr.models import Role, TicketStatus
 from ccr.services import NotFound, ServiceError, queries
 from ccr.services.categories import active_categories
 from ccr.services.tickets import open_ticket, rate_ticket
 from ccr.views import apply_verb, load_ticket, paginate_tickets, render_ticket
+
+# Each new ticket emails the customer and every admin: creations are limited per customer
+# and, more loosely (offices share an address), per IP. Only a created ticket counts.
+TICKETS_PER_CUSTOMER = "10 per hour"
+TICKETS_PER_IP = "30 per hour"
+
+
+def _created(response) -> bool:
+    return response.status_code == 302 and current_user.is_authenticated
 
 
 @bp.get("/")
@@ -27,6 +37,13 @@ def dashboard():
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])
+@limiter.limit(TICKETS_PER_IP, methods=["POST"], deduct_when=_created)
+@limiter.limit(
+    TICKETS_PER_CUSTOMER,
+    key_func=lambda: f"tickets:{getattr(current_user, 'id', None)}",
+    methods=["POST"],
+    deduct_when=_created,
+)
 @role_required(Role.CUSTOMER)
 def new_ticket():
     form = TicketOpenForm()
@@ -51,14 +68,14 @@ def new_ticket():
     return render_template("customer/new_ticket.html", form=form), status
 
 
-@bp.get("/tickets/<int:ticket_id>")
+@bp.get("/tickets/<id:ticket_id>")
 @role_required(Role.CUSTOMER)
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
     return render_ticket(ticket, "customer/ticket.html", rate_form=TicketRateForm())
 
 
-@bp.get("/tickets/<int:ticket_id>/close")
+@bp.get("/tickets/<id:ticket_id>/close")
 @role_required(Role.CUSTOMER)
 def close_confirm(ticket_id: int):
     ticket = load_ticket(ticket_id)
@@ -69,20 +86,23 @@ def close_confirm(ticket_id: int):
     )
 
 
-@bp.post("/tickets/<int:ticket_id>/status")
+@bp.post("/tickets/<id:ticket_id>/status")
 @role_required(Role.CUSTOMER)
 def ticket_status(ticket_id: int):
     return apply_verb(ticket_id)
 
 
-@bp.post("/tickets/<int:ticket_id>/rating")
+@bp.post("/tickets/<id:ticket_id>/rating")
 @role_required(Role.CUSTOMER)
 def rate(ticket_id: int):
     ticket = load_ticket(ticket_id)
     form = TicketRateForm()
     page = url_for("customer.ticket", ticket_id=ticket.id)
     if not form.validate_on_submit():
-        flash("Choose a rating from 1 to 5.", "danger")
+        flash(
+            form.comment.errors[0] if form.comment.errors else "Choose a rating from 1 to 5.",
+            "danger",
+        )
         return redirect(page)
     try:
         rate_ticket(ticket, int(form.rating.data or 0), form.comment.data, actor=current_user)

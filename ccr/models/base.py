@@ -5,8 +5,6 @@ from enum import StrEnum
 
 from sqlalchemy import Enum
 
-ID_MAX = 2**63 - 1  # the largest id a database column holds
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ccr.extensions import Model
+from ccr.inputs import parse_id
 from ccr.models.base import str_enum, utcnow
 from ccr.models.user import User
 
@@ -182,8 +183,7 @@ def format_reference(ticket_id: int) -> str:
 
 def parse_reference(text: str) -> int | None:
     """'CCR-000042', 'ccr-42' or '42' -> 42; anything else -> None."""
-    text = text.strip().upper().removeprefix("CCR-")
-    return int(text) if text.isdigit() and len(text) <= 12 else None
+    return parse_id(text.strip().upper().removeprefix("CCR-"))
 
 
 __all__ = [

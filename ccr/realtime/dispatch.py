@@ -62,8 +62,8 @@ from socketio.exceptions import ConnectionRefusedError
 
 from ccr import logs
 from ccr.extensions import socketio
+from ccr.inputs import INT_MAX
 from ccr.models import TicketSnapshot, User
-from ccr.models.base import ID_MAX
 from ccr.realtime import identity, presence
 from ccr.realtime.ratelimit import SocketLimits
 from ccr.services import ServiceError, uow
@@ -240,7 +240,7 @@ def _ticket_id(data: dict) -> int | None:
         ticket_id = int(data["ticket_id"])
     except (KeyError, TypeError, ValueError):
         return None
-    return ticket_id if 0 < ticket_id <= ID_MAX else None
+    return ticket_id if 0 < ticket_id <= INT_MAX else None
 
 
 def _viewable(user: User, ticket: TicketSnapshot | None) -> TicketSnapshot:

@@ -9,7 +9,7 @@ from ccr.extensions import db
 from ccr.models import CodePurpose, Message, Role, Ticket, TicketEvent, User, utcnow
 from ccr.services import ServiceError
 from ccr.services.codes import cancel_codes
-from ccr.services.passwords import check_password, hash_password
+from ccr.services.passwords import check_password, hash_password, personal_words
 from ccr.services.permissions import can_change_profile, is_account_holder, require
 from ccr.services.security_log import security_event
 from ccr.services.users import check_names, email_password_changed, end_all_sessions
@@ -27,7 +27,7 @@ def change_password(user: User, current: str, new: str, *, actor: User) -> None:
     if not check_password(user, current or ""):
         security_event("password_change_denied", user)
         raise ServiceError("Your current password is not right.")
-    user.password_hash = hash_password(new)
+    user.password_hash = hash_password(new, personal_words(user))
     end_all_sessions(user)
     email_password_changed(user)
     security_event("password_changed", user)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import load_only
 
 from ccr.extensions import db
+from ccr.inputs import parse_id, text_problem
 from ccr.models import (
     OPEN_STATUSES,
     Category,
@@ -61,8 +62,15 @@ def _status(value: str | None) -> TicketStatus | None:
     return TicketStatus(value) if value in {s.value for s in TicketStatus} else None
 
 
+def _search_text(raw: str | None) -> str:
+    """The search box's text, whitespace collapsed, control characters (which no stored
+    text holds, and PostgreSQL cannot even compare) dropped, at most SEARCH_MAX long."""
+    text = " ".join((raw or "").split())[:SEARCH_MAX]
+    return "".join(c for c in text if text_problem(c) is None) if text_problem(text) else text
+
+
 def _search(query: Select, text: str | None) -> Select:
-    text = " ".join((text or "").split())[:SEARCH_MAX]
+    text = _search_text(text)
     if not text:
         return query
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -108,20 +116,16 @@ class ListArgs:
         return {k: v for k, v in out.items() if v not in (None, "")}
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
-
-
 def parse_args(args) -> ListArgs:
     priority = args.get("priority")
     return ListArgs(
         status=_status(args.get("status")),
         tab=_choice(args.get("tab"), CUSTOMER_TABS),
         sort=_choice(args.get("sort"), SORTS, DEFAULT_SORT),
-        q=" ".join((args.get("q") or "").split())[:SEARCH_MAX],
+        q=_search_text(args.get("q")),
         priority=Priority(priority) if priority in {p.value for p in Priority} else None,
-        category_id=_int(args.get("category")),
-        agent_id=_int(args.get("agent")),
+        category_id=parse_id(args.get("category")),
+        agent_id=parse_id(args.get("agent")),
         unassigned=args.get("unassigned") == "1",
     )
 

@@ -15,7 +15,7 @@ from ccr.services.codes import (
     email_code,
     invite_row,
 )
-from ccr.services.passwords import check_policy, hash_password
+from ccr.services.passwords import check_policy, hash_password, personal_words
 from ccr.services.security_log import security_event
 from ccr.services.users import (
     check_names,
@@ -39,7 +39,7 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
     """
     first_name, last_name = check_names(first_name, last_name)
     email = (email or "").strip().lower()
-    check_policy(password)
+    check_policy(password, (email, first_name, last_name))
     existing = find_user_by_email(email)
     if existing is not None and existing.email_verified_at is None and existing.is_active:
         # Never verified, so never usable: the latest registration replaces it. Whoever
@@ -132,7 +132,7 @@ def request_password_reset(email: str) -> None:
 def reset_password(email: str, code: str, new_password: str) -> User:
     """Set a new password with an emailed code; ends every session and socket. A wrong code
     is refused and its attempt kept."""
-    check_policy(new_password)
+    check_policy(new_password, (email,))
     user = find_user_by_email(email or "")
     if user is not None and not user.is_active:
         user = None
@@ -140,7 +140,9 @@ def reset_password(email: str, code: str, new_password: str) -> User:
         security_event("reset_failed", user)
         uow.keep()
         raise ServiceError(BAD_CODE)
-    user.password_hash = hash_password(new_password)
+    # Only the holder of a right code learns that the password is their name; the refusal
+    # rolls the code's use back, so they can choose another password with the same code.
+    user.password_hash = hash_password(new_password, personal_words(user))
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the code proved the address
     end_all_sessions(user)
@@ -157,9 +159,10 @@ def accept_invite(token: str, password: str) -> User:
         security_event("invite_refused")
         raise ServiceError(INVITE_INVALID)
     user = row.user
+    check_policy(password, personal_words(user))
     now = utcnow()
     row.used_at = now
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, personal_words(user))
     user.email_verified_at = user.email_verified_at or now
     end_all_sessions(user)
     security_event("invite_accepted", user)

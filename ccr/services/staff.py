@@ -22,7 +22,7 @@ def create_agent(
     require(can_manage_users, actor)
     first_name, last_name = check_names(first_name, last_name)
     if password is not None:
-        check_policy(password)
+        check_policy(password, (email, first_name, last_name))
     user = create_user(
         email=email,
         first_name=first_name,

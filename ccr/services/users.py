@@ -37,7 +37,11 @@ def create_user(
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         role=role,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=(
+            hash_password(password, (email, first_name, last_name))
+            if password is not None
+            else None
+        ),
         email_verified_at=utcnow() if verified else None,
     )
     db.session.add(user)

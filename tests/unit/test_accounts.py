@@ -26,6 +26,56 @@ def test_the_password_policy():
     assert passwords.password_problem("a long and unusual passphrase of many words") is None
 
 
+PERSON = ("alice.smith84@example.com", "Alice", "Smithson")
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "alice.smith84@example.com",  # the email address
+        "ALICE.SMITH84@EXAMPLE.COM",
+        " alice.smith84@example.com ",
+        "alice.smith84",  # its local part, with and without its digits
+        "alice.smith",
+        "Alice.Smith2024",
+        "smithson",  # a name, with case, spaces, digits, punctuation
+        "Smithson123",
+        "2024Smithson!",
+        "Alice Smithson",  # the full name, either order
+        "smithsonalice",
+        "noshtimS ecilA",  # reversed
+        "moc.elpmaxe@48htims.ecila",
+    ],
+)
+def test_a_password_may_not_be_the_email_or_the_name_or_a_trivial_variant(password):
+    assert passwords.password_problem(password, PERSON) == passwords.PERSONAL_PROBLEM
+
+
+@pytest.mark.parametrize(
+    "password", ["alice in a wonderful land", "smithson's forge 1910", "correct horse battery"]
+)
+def test_a_password_that_only_contains_a_name_is_fine(password):
+    assert passwords.password_problem(password, PERSON) is None
+
+
+def test_a_password_with_control_characters_is_refused():
+    assert passwords.password_problem("long enough\x00 passphrase") is not None
+
+
+def test_every_service_that_sets_a_password_applies_the_personal_rule(app, make_user):
+    with pytest.raises(passwords.PasswordPolicyError, match="your name"):
+        registration.register_customer(
+            email="nia.okoro@example.com", first_name="Nia", last_name="Okoro",
+            password="nia.okoro@example.com",
+        )  # fmt: skip
+    admin = make_user(Role.ADMIN)
+    with pytest.raises(passwords.PasswordPolicyError, match="your name"):
+        staff.create_agent(
+            actor=admin, email="sam@example.com", first_name="Samuel", last_name="Rivera",
+            password="Rivera Samuel",
+        )  # fmt: skip
+
+
 def test_logging_in_with_the_stored_hash_fails(app, make_user):
     user = make_user()
     assert authenticate(user.email, user.password_hash) is None

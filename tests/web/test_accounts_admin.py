@@ -71,6 +71,23 @@ def test_an_invited_agent_sets_a_password_through_the_emailed_link(app, client, 
     assert other.get("/agent/").status_code == 200
 
 
+def test_passwords_set_by_an_admin_or_an_invitation_may_not_be_the_email_or_name(
+    app, client, admin, mailbox
+):
+    for password in (AGENT_EMAIL, "Rivera Sam", "new.agent", "Sam Rivera"):
+        response = _create(client, "password", password=password)
+        assert response.status_code == 400, password
+        assert b"Do not use your email address or your name" in response.data, password
+    assert _create(client).status_code == 302  # by invitation
+    path = _invite_path(mailbox)
+    client.post("/logout")
+    for password in (AGENT_EMAIL, "rivera sam", "Sam Rivera 99"):
+        response = _accept(client, path, password)
+        assert response.status_code == 400, password
+        assert b"Do not use your email address or your name" in response.data, password
+    assert _accept(client, path).status_code == 302
+
+
 def test_an_invitation_link_works_once(app, client, admin, mailbox):
     _create(client)
     path = _invite_path(mailbox)

@@ -80,6 +80,16 @@ def test_the_new_password_follows_the_policy(client, login_as):
     assert mismatch.status_code == 400 and b"do not match" in mismatch.data
 
 
+def test_the_new_password_may_not_be_the_email_or_the_name(client, login_as):
+    user = login_as(Role.CUSTOMER, first_name="Marguerite", last_name="Okafor")
+    for password in (user.email, user.email.split("@")[0], "Marguerite!", "OKAFOR MARGUERITE"):
+        response = _change_password(client, PASSWORD, password)
+        assert response.status_code == 400, password
+        assert b"Do not use your email address or your name" in response.data, password
+    assert client.post("/logout").status_code == 302
+    login(client, user)  # the old password still works
+
+
 def test_turning_chat_emails_off_and_on(client, login_as):
     user = login_as(Role.CUSTOMER)
     assert client.post("/profile/notifications", data={}).status_code == 302

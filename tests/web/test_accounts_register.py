@@ -180,3 +180,11 @@ def test_a_wrong_password_on_an_unverified_account_gets_the_generic_answer(app, 
     _register(client)
     response = _login(client, password="not the right one")
     assert response.status_code == 401 and b"did not work" in response.data
+
+
+def test_the_password_may_not_be_the_email_address_or_the_name(app, client, mailbox):
+    for password in (NEW, NEW.upper(), "new.person", "Okoro2024", "Nia Okoro"):
+        response = _register(client, password=password, confirm=password)
+        assert response.status_code == 400, password
+        assert b"Do not use your email address or your name" in response.data, password
+    assert deliver(mailbox, 0) == [] and _login(client).status_code == 401

@@ -231,3 +231,15 @@ def test_a_deactivated_account_gets_no_code(app, client, make_user, mailbox):
     user = make_user(Role.AGENT, active=False)
     assert _request(client, user.email).status_code == 302
     assert deliver(mailbox, 0) == []
+
+
+def test_the_new_password_may_not_be_the_email_or_the_name(app, client, make_user, mailbox):
+    user = make_user(first_name="Bartholomew", last_name="Quist")
+    _request(client, user.email)
+    code = _code_for(mailbox, user)
+    for password in (user.email, "Bartholomew1", "quist bartholomew"):
+        response = _reset(client, user.email, code, password)
+        assert response.status_code == 400, password
+        assert b"Do not use your email address or your name" in response.data, password
+    assert _reset(client, user.email, code).status_code == 302  # the code was not used up
+    login(client, user, NEW_PASSWORD)
