@@ -1,6 +1,7 @@
 """Chat over the Socket.IO test client: saved before acknowledged, idempotent retries,
 catch-up without gaps or duplicates, no phantoms, and authorisation on every event."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -378,3 +379,46 @@ def test_a_message_moves_the_tickets_last_activity_at_most_every_30_seconds(
         assert send(cust, ticket_id, "half a minute later")["ok"]
         assert activity() == later
     assert count_messages() == 3
+
+
+# -- payloads that do not fit their declaration ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra,reason",
+    [
+        ({"body": ["a", "list"]}, "must be text"),
+        ({"body": {"a": "dict"}}, "must be text"),
+        ({"body": "a NUL \x00 inside"}, "control characters"),
+        ({"body": "x" * 5001}, "at most 5,000 characters"),
+        ({"internal": "false"}, "must be true or false"),
+        ({"client_id": 12345}, "must be text"),
+        ({"client_id": "x" * 65}, "at most 64 characters"),
+    ],
+)
+def test_a_message_payload_of_the_wrong_shape_is_refused_and_nothing_is_stored(
+    app, socket_client, convo, extra, reason
+):
+    ticket_id, customer, agent, _ = convo
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    payload = {"ticket_id": ticket_id, "body": "hello", "client_id": "c-1", **extra}
+    ack = agt.emit("send_message", payload, callback=True)
+    assert ack["ok"] is False and reason in ack["error"]
+    assert count_messages() == 0 and created(agt) == []
+
+
+@pytest.mark.parametrize("bad", [2**70, 1e308, -1, True, "1e3", [1]])
+@pytest.mark.parametrize("event,field", [("join_ticket", "after_id"), ("mark_read", "message_id")])
+def test_a_number_no_column_holds_gets_a_clean_failure_ack_and_no_traceback(
+    app, socket_client, convo, caplog, event, field, bad
+):
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    with caplog.at_level(logging.INFO):
+        ack = cust.emit(event, {"ticket_id": ticket_id, field: bad}, callback=True)
+    assert ack == {
+        "ok": False,
+        "error": f"The field {field} must be a whole number from 0 to 2147483647.",
+    }
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    assert cust.is_connected()
