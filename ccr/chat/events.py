@@ -59,6 +59,7 @@ def on_send_message(sid: str, user: User, ticket: TicketSnapshot, data: dict) ->
 
 @event("typing", payload=Typing)
 def on_typing(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
+    note = data["internal"] and can_see_internal_notes(user, ticket)
     push.emit(
         "typing",
         {
@@ -67,7 +68,7 @@ def on_typing(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
             "name": user.full_name,
             "role": user.role.value,
         },
-        rooms.ticket(ticket.id),
+        rooms.ticket_staff(ticket.id) if note else rooms.ticket(ticket.id),  # a note: staff only
         skip_sid=sid,
     )
     return {"ok": True}

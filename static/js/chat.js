@@ -233,7 +233,8 @@ function upgradeForm() {
     const now = Date.now();
     if (socket.connected && now - lastTypingSent > 2500) {
       lastTypingSent = now;
-      socket.emit("typing", { ticket_id: ticketId });
+      // While the internal-note box is ticked, only staff are told someone is typing.
+      socket.emit("typing", { ticket_id: ticketId, internal: Boolean(internalBox && internalBox.checked) });
     }
   });
   textarea.addEventListener("keydown", (ev) => {

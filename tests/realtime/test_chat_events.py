@@ -422,3 +422,62 @@ def test_a_number_no_column_holds_gets_a_clean_failure_ack_and_no_traceback(
     }
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
     assert cust.is_connected()
+
+
+# -- what concerns internal notes stays with staff ------------------------------------------
+
+
+def reads(sc):
+    return [e["args"][0]["message_id"] for e in sc.get_received() if e["name"] == "messages_read"]
+
+
+def test_a_read_marker_on_an_internal_note_reaches_staff_only(app, socket_client, convo):
+    ticket_id, customer, agent, admin = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    adm, _ = joined(app, socket_client, admin, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    public = send(cust, ticket_id, "my printer is on fire")["id"]
+    note = send(adm, ticket_id, "escalate to hardware", internal=True)["id"]
+    for sc in (cust, adm, agt):
+        sc.get_received()
+
+    ack = agt.emit("mark_read", {"ticket_id": ticket_id, "message_id": note}, callback=True)
+    assert ack == {"ok": True, "message_id": note}
+    assert reads(cust) == [public]  # the customer never learns the note's id
+    assert max(reads(adm)) == note
+
+    later_note = send(adm, ticket_id, "hardware says next week", internal=True)["id"]
+    cust.get_received()
+    adm.get_received()
+    agt.emit("mark_read", {"ticket_id": ticket_id, "message_id": later_note}, callback=True)
+    assert reads(cust) == []  # the public marker did not move: nothing at all
+    assert reads(adm) == [later_note]
+
+
+def test_a_customers_read_marker_still_reaches_the_agent(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    mid = send(agt, ticket_id, "have you tried turning it off")["id"]
+    agt.get_received()
+    cust.emit("mark_read", {"ticket_id": ticket_id, "message_id": mid}, callback=True)
+    assert reads(agt) == [mid]
+
+
+def test_typing_while_the_internal_note_box_is_ticked_is_shown_to_staff_only(
+    app, socket_client, convo
+):
+    ticket_id, customer, agent, admin = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    adm, _ = joined(app, socket_client, admin, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    ack = agt.emit("typing", {"ticket_id": ticket_id, "internal": True}, callback=True)
+    assert ack == {"ok": True}
+    assert [e for e in cust.get_received() if e["name"] == "typing"] == []
+    [typing] = [e["args"][0] for e in adm.get_received() if e["name"] == "typing"]
+    assert typing["user_id"] == agent.id
+    # A customer cannot hide their typing from the agent with the flag.
+    cust.emit("typing", {"ticket_id": ticket_id, "internal": True}, callback=True)
+    assert [e["args"][0]["user_id"] for e in agt.get_received() if e["name"] == "typing"] == [
+        customer.id
+    ]
