@@ -73,7 +73,7 @@ from ccr.inputs import parse_id
 from ccr.models import TicketSnapshot, User
 from ccr.realtime import identity, presence
 from ccr.realtime.payloads import Invalid, Payload
-from ccr.realtime.ratelimit import SocketLimits
+from ccr.realtime.ratelimit import EXTENSION, SocketLimits
 from ccr.services import ServiceError, uow
 from ccr.services.permissions import can_view_ticket
 
@@ -151,7 +151,7 @@ def register(app: Flask) -> None:
     """Bind the declared events to `app`'s Socket.IO server (one per app, e.g. in tests)."""
     server = socketio.server
     limits = SocketLimits(app)
-    app.extensions["ccr.socket_limits"] = limits  # the HTTP chat post shares the budget
+    app.extensions[EXTENSION] = limits  # e.g. the HTTP chat post counts against them too
     for namespace in {ns for ns, _name in _DECLARED}:
         for name, run in (("connect", _connect), ("disconnect", _disconnect)):
             declared = _DECLARED.get((namespace, name))

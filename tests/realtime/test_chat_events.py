@@ -2,7 +2,10 @@
 catch-up without gaps or duplicates, no phantoms, and authorisation on every event."""
 
 import logging
+import re
+import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -10,6 +13,8 @@ from sqlalchemy import func, select, update
 
 from ccr.extensions import db
 from ccr.models import Message, ReadMarker, Role, Ticket, TicketEvent, TicketStatus, User, utcnow
+from ccr.realtime import dispatch
+from ccr.realtime.ratelimit import SocketLimits
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.support.chat import connect_as, created, joined, send
@@ -481,3 +486,47 @@ def test_typing_while_the_internal_note_box_is_ticked_is_shown_to_staff_only(
     assert [e["args"][0]["user_id"] for e in agt.get_received() if e["name"] == "typing"] == [
         customer.id
     ]
+
+
+# -- one per-user budget for the chat socket and the HTTP chat form -------------------------
+
+
+def http_post(client, ticket_id, body, client_id):
+    return client.post(
+        f"/chat/tickets/{ticket_id}/messages",
+        data={"body": body, "client_id": client_id},
+        follow_redirects=True,
+    )
+
+
+def test_the_http_chat_form_shares_the_sockets_per_user_limit(app, socket_client, convo):
+    ticket_id, customer, *_ = convo
+    app.config["CCR_SOCKET_LIMITS"]["send_message"] = "5 per minute"
+    dispatch.register(app)  # the limits are read when the events are bound
+    http = app.test_client()
+    login(http, customer)
+    cust = socket_client(http)
+    assert cust.emit("join_ticket", {"ticket_id": ticket_id}, callback=True)["ok"]
+    assert all(send(cust, ticket_id, f"socket {i}")["ok"] for i in range(3))
+    for i in range(2):
+        assert f"form {i}" in http_post(http, ticket_id, f"form {i}", f"f{i}").data.decode()
+
+    page = http_post(http, ticket_id, "one too many", "f-over").data.decode()
+    assert "You are sending messages too quickly; try again in " in page
+    assert re.search(r"try again in (60|[1-5][0-9]|[1-9]) seconds", page)
+    assert count_messages() == 5
+    assert "too fast" in send(cust, ticket_id, "and by socket")["error"]
+    assert count_messages() == 5
+
+
+def test_the_shared_limit_is_one_budget_for_every_process_on_redis(redis_url):
+    def process_limits():  # what each process's create_app builds from the same config
+        config = {"CCR_SOCKET_LIMITS": {"send_message": "3 per minute"}}
+        return SocketLimits(SimpleNamespace(config={**config, "RATELIMIT_STORAGE_URI": redis_url}))
+
+    one, two = process_limits(), process_limits()
+    user_id = uuid.uuid4().int % 10**9  # a user no other test counts
+    assert [one.wait("send_message", user_id), two.wait("send_message", user_id)] == [0, 0]
+    assert one.wait("send_message", user_id) == 0
+    assert 1 <= two.wait("send_message", user_id) <= 60
+    assert 1 <= one.wait("send_message", user_id) <= 60
