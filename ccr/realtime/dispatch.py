@@ -50,6 +50,9 @@ Declaring the next event
   presence (`ccr.realtime.presence`) records every accepted socket and forgets it on
   disconnect either way. The Origin is checked before any of this, by python-socketio's
   `cors_allowed_origins` (create_app).
+- **Malformed frames** (undecodable packets, events that are not a named list, a client
+  naming "connect" or "disconnect") are refused by `ccr.realtime.packets` before any of
+  this, with one info line and no traceback.
 
 Events are bound to python-socketio's server itself, not through Flask-SocketIO's
 decorators, because Flask-SocketIO builds and tears down a request context per event
@@ -71,7 +74,7 @@ from ccr import logs
 from ccr.extensions import socketio
 from ccr.inputs import parse_id
 from ccr.models import TicketSnapshot, User
-from ccr.realtime import identity, presence
+from ccr.realtime import identity, packets, presence
 from ccr.realtime.payloads import Invalid, Payload
 from ccr.realtime.ratelimit import EXTENSION, SocketLimits
 from ccr.services import ServiceError, uow
@@ -150,6 +153,7 @@ class _Lifecycle:
 def register(app: Flask) -> None:
     """Bind the declared events to `app`'s Socket.IO server (one per app, e.g. in tests)."""
     server = socketio.server
+    packets.guard(server)  # malformed frames never reach the handlers below
     limits = SocketLimits(app)
     app.extensions[EXTENSION] = limits  # e.g. the HTTP chat post counts against them too
     for namespace in {ns for ns, _name in _DECLARED}:
