@@ -135,7 +135,10 @@ def logout():
     session.clear()
     security_event("logout", user)
     flash("You have been logged out.", "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # What this account left in the browser (the chat's unsent messages) goes with it.
+    response.headers["Clear-Site-Data"] = '"storage"'
+    return response
 
 
 # -- registration --------------------------------------------------------------------------

@@ -3,14 +3,29 @@
 Declared with ccr.realtime.dispatch, whose docstring says how to add one.
 """
 
-from typing import Any
-
 from ccr import rooms
 from ccr.models import Role, TicketSnapshot, User
 from ccr.realtime import presence, push
 from ccr.realtime.dispatch import Ack, event
-from ccr.services.messages import mark_read, message_payload, messages_after, post_message
+from ccr.realtime.payloads import Bool, Int, Payload, Text
+from ccr.services.messages import (
+    BODY_MAX,
+    CLIENT_ID_MAX,
+    mark_read,
+    message_payload,
+    messages_after,
+    post_message,
+)
 from ccr.services.permissions import can_see_internal_notes
+
+JoinTicket = Payload(after_id=Int(default=0), after_seq=Int())
+SendMessage = Payload(
+    body=Text(BODY_MAX, too_long=f"A message can be at most {BODY_MAX:,} characters."),
+    client_id=Text(CLIENT_ID_MAX, required=True),
+    internal=Bool(),
+)
+Typing = Payload(internal=Bool())  # true while the writer's internal-note box is ticked
+MarkRead = Payload(message_id=Int())
 
 
 @event("connect")
@@ -22,34 +37,29 @@ def on_connect(sid: str, user: User, auth: object) -> None:
         push.enter_room(sid, rooms.agents())
 
 
-@event("join_ticket")
+@event("join_ticket", payload=JoinTicket)
 def on_join_ticket(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
     push.enter_room(sid, rooms.ticket(ticket.id))
     if can_see_internal_notes(user, ticket):
         push.enter_room(sid, rooms.ticket_staff(ticket.id))
     presence.joined(sid, ticket.id)
-    after = _int(data.get("after_id"))
     return {
         "ok": True,
-        "messages": [message_payload(m) for m in messages_after(ticket, user, after)],
+        "messages": [message_payload(m) for m in messages_after(ticket, user, data["after_id"])],
     }
 
 
-@event("send_message")
+@event("send_message", payload=SendMessage)
 def on_send_message(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
     posted = post_message(
-        ticket,
-        user,
-        str(data.get("body") or ""),
-        str(data.get("client_id") or ""),
-        internal=bool(data.get("internal")),
-        sender_sid=sid,
+        ticket, user, data["body"], data["client_id"], internal=data["internal"], sender_sid=sid
     )
-    return {"ok": True, "id": posted.message_id, "client_id": data.get("client_id")}
+    return {"ok": True, "id": posted.message_id, "client_id": data["client_id"]}
 
 
-@event("typing")
+@event("typing", payload=Typing)
 def on_typing(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
+    note = data["internal"] and can_see_internal_notes(user, ticket)
     push.emit(
         "typing",
         {
@@ -58,19 +68,12 @@ def on_typing(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
             "name": user.full_name,
             "role": user.role.value,
         },
-        rooms.ticket(ticket.id),
+        rooms.ticket_staff(ticket.id) if note else rooms.ticket(ticket.id),  # a note: staff only
         skip_sid=sid,
     )
     return {"ok": True}
 
 
-@event("mark_read")
+@event("mark_read", payload=MarkRead)
 def on_mark_read(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
-    return {"ok": True, "message_id": mark_read(ticket, user, _int(data.get("message_id")))}
-
-
-def _int(value: Any) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError):
-        return 0
+    return {"ok": True, "message_id": mark_read(ticket, user, data["message_id"])}

@@ -1,9 +1,10 @@
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ccr.chat import bp
 from ccr.chat.forms import MessagePostForm
 from ccr.inputs import parse_int
+from ccr.realtime.ratelimit import socket_limits
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import message_payload, messages_after, post_message
 from ccr.services.tickets import get_ticket_for
@@ -40,6 +41,11 @@ def post(ticket_id: int):
             + "; ".join(e for errors in form.errors.values() for e in errors),
             "danger",
         )
+        return redirect(page)
+    # One per-user budget with the chat socket's send_message, in every process.
+    wait = socket_limits(current_app).wait("send_message", current_user.id)
+    if wait:
+        flash(f"You are sending messages too quickly; try again in {wait} seconds.", "danger")
         return redirect(page)
     try:
         post_message(

@@ -6,9 +6,11 @@ Declaring the next event
 
     from ccr.realtime.dispatch import Ack, event
 
-    @event("send_message")                       # namespace="/" unless given
+    SendMessage = Payload(body=Text(5000), client_id=Text(64, required=True), internal=Bool())
+
+    @event("send_message", payload=SendMessage)  # namespace="/" unless given
     def on_send_message(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> Ack:
-        posted = post_message(ticket, user, ...)   # plumbing: call a service
+        posted = post_message(ticket, user, data["body"], ...)   # plumbing: call a service
         return {"ok": True, "id": posted.message_id}
 
 - **Name and namespace.** `event(name, namespace="/widget")` puts it on another
@@ -17,11 +19,16 @@ Declaring the next event
 - **Arguments.** `handler(sid, user, ticket, data)`: the socket's id, its `User` (checked
   against the database on every event: a logged-out, deactivated or deleted user never
   reaches a handler; the socket is disconnected and told "log in again"), the ticket the
-  payload's `ticket_id` names as a `TicketSnapshot`, and the payload (`{}` when it is not
-  an object). An event naming no ticket the user may view is answered "No such ticket."
-  before the handler runs. `event(name, ticket=False)` declares an event about no ticket:
+  payload's `ticket_id` names as a `TicketSnapshot`, and the payload's declared fields.
+  An event naming no ticket the user may view is answered "No such ticket." before the
+  handler runs. `event(name, ticket=False)` declares an event about no ticket:
   `handler(sid, user, data)`. The user is detached and has only the columns of
   `identity.SOCKET_USER`.
+- **The payload** is declared: `payload=` a `ccr.realtime.payloads.Payload` of typed
+  fields (`register` refuses an event without one). The handler gets a dict of exactly
+  those fields, checked; `ticket_id` is the dispatcher's own (a ticket event's payload
+  does not declare it). A payload that does not fit is answered `{"ok": False, "error":
+  <what is wrong>}` before the handler runs, logged at debug level only.
 - **The ack** is what the handler returns: `{"ok": True, ...}`. The client's callback gets
   it after the commit.
 - **Errors become failure acks**, and roll the event's work back: a `ServiceError` is
@@ -43,6 +50,9 @@ Declaring the next event
   presence (`ccr.realtime.presence`) records every accepted socket and forgets it on
   disconnect either way. The Origin is checked before any of this, by python-socketio's
   `cors_allowed_origins` (create_app).
+- **Malformed frames** (undecodable packets, events that are not a named list, a client
+  naming "connect" or "disconnect") are refused by `ccr.realtime.packets` before any of
+  this, with one info line and no traceback.
 
 Events are bound to python-socketio's server itself, not through Flask-SocketIO's
 decorators, because Flask-SocketIO builds and tears down a request context per event
@@ -62,10 +72,11 @@ from socketio.exceptions import ConnectionRefusedError
 
 from ccr import logs
 from ccr.extensions import socketio
-from ccr.inputs import INT_MAX
+from ccr.inputs import parse_id
 from ccr.models import TicketSnapshot, User
-from ccr.realtime import identity, presence
-from ccr.realtime.ratelimit import SocketLimits
+from ccr.realtime import identity, packets, presence
+from ccr.realtime.payloads import Invalid, Payload
+from ccr.realtime.ratelimit import EXTENSION, SocketLimits
 from ccr.services import ServiceError, uow
 from ccr.services.permissions import can_view_ticket
 
@@ -85,23 +96,29 @@ class _Declared:
     handler: Callable[..., Any]
     limit: str
     ticket: bool
+    payload: Payload | None
 
 
 _DECLARED: dict[tuple[str, str], _Declared] = {}
 
 
 def event(
-    name: str, *, namespace: str = "/", limit: str | None = None, ticket: bool = True
+    name: str,
+    *,
+    namespace: str = "/",
+    limit: str | None = None,
+    ticket: bool = True,
+    payload: Payload | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare the handler of socket event `name` on `namespace` (see the module's
-    docstring): its rate limit is CCR_SOCKET_LIMITS[`limit` or `name`]; `ticket=False`
-    for an event about no ticket."""
+    docstring): its payload's fields `payload`; its rate limit is
+    CCR_SOCKET_LIMITS[`limit` or `name`]; `ticket=False` for an event about no ticket."""
 
     def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
         key = (namespace, name)
         if key in _DECLARED and _DECLARED[key].handler is not handler:
             raise ValueError(f"socket event {name!r} on {namespace!r} is declared twice")
-        _DECLARED[key] = _Declared(name, namespace, handler, limit or name, ticket)
+        _DECLARED[key] = _Declared(name, namespace, handler, limit or name, ticket, payload)
         return handler
 
     return decorator
@@ -120,6 +137,7 @@ class _Bound:
     limits: SocketLimits
     limit: RateLimitItem
     limit_key: str
+    payload: Payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +153,9 @@ class _Lifecycle:
 def register(app: Flask) -> None:
     """Bind the declared events to `app`'s Socket.IO server (one per app, e.g. in tests)."""
     server = socketio.server
+    packets.guard(server)  # malformed frames never reach the handlers below
     limits = SocketLimits(app)
+    app.extensions[EXTENSION] = limits  # e.g. the HTTP chat post counts against them too
     for namespace in {ns for ns, _name in _DECLARED}:
         for name, run in (("connect", _connect), ("disconnect", _disconnect)):
             declared = _DECLARED.get((namespace, name))
@@ -145,6 +165,8 @@ def register(app: Flask) -> None:
     for (namespace, name), declared in _DECLARED.items():
         if name in _LIFECYCLE:
             continue
+        if declared.payload is None:
+            raise ValueError(f"socket event {name!r} on {namespace!r} declares no payload")
         bound = _Bound(
             app,
             server,
@@ -155,6 +177,7 @@ def register(app: Flask) -> None:
             limits,
             limits.limit(declared.limit),
             declared.limit,
+            declared.payload,
         )
         server.on(name, functools.partial(_event, bound), namespace=namespace)
 
@@ -202,14 +225,13 @@ def _event(bound: _Bound, sid: str, data: Any = None, *_rest: Any) -> Ack | None
     if environ is None:  # the socket is gone already
         return None
     with bound.app.app_context(), logs.bound_socket(environ, sid), uow.own_connection():
-        return _run(bound, sid, environ, data if isinstance(data, dict) else {})
+        return _run(bound, sid, environ, data)
 
 
-def _run(bound: _Bound, sid: str, environ: dict, data: dict) -> Ack:
+def _run(bound: _Bound, sid: str, environ: dict, data: Any) -> Ack:
+    ticket_id = parse_id(data.get("ticket_id")) if bound.ticket and isinstance(data, dict) else None
     try:
-        user, ticket = identity.socket_state(
-            bound.app, environ, _ticket_id(data) if bound.ticket else None
-        )
+        user, ticket = identity.socket_state(bound.app, environ, ticket_id)
     except Exception:  # e.g. the database is unreachable: the client is told, and retries
         uow.rollback()
         log.exception("socket user check for %s failed", bound.name)
@@ -220,10 +242,15 @@ def _run(bound: _Bound, sid: str, environ: dict, data: dict) -> Ack:
     if not bound.limits.allow(bound.limit, bound.limit_key, user.id):
         return _TOO_FAST
     try:
+        fields = bound.payload.clean(data)
+    except Invalid as exc:
+        log.debug("socket event %s refused: %s", bound.name, exc)
+        return {"ok": False, "error": str(exc)}
+    try:
         if bound.ticket:
-            ack = bound.handler(sid, user, _viewable(user, ticket), data)
+            ack = bound.handler(sid, user, _viewable(user, ticket), fields)
         else:
-            ack = bound.handler(sid, user, data)
+            ack = bound.handler(sid, user, fields)
         uow.commit()
     except ServiceError as exc:
         uow.rollback()
@@ -233,14 +260,6 @@ def _run(bound: _Bound, sid: str, environ: dict, data: dict) -> Ack:
         log.exception("socket handler %s failed", bound.name)
         return {"ok": False, "error": FAILED}
     return ack
-
-
-def _ticket_id(data: dict) -> int | None:
-    try:
-        ticket_id = int(data["ticket_id"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return ticket_id if 0 < ticket_id <= INT_MAX else None
 
 
 def _viewable(user: User, ticket: TicketSnapshot | None) -> TicketSnapshot:

@@ -6,6 +6,7 @@ that one sweeps every key from a timer thread while events flow, which costs the
 server CPU under load (docs/performance.md#local-moving-window-rate-limit).
 """
 
+import math
 import threading
 import time
 from collections import deque
@@ -86,9 +87,19 @@ class LocalMovingWindow(storage.Storage, storage.MovingWindowSupport):
             self._events.pop(key, None)
 
 
+EXTENSION = "ccr.socket_limits"
+
+
+def socket_limits(app: Flask) -> "SocketLimits":
+    """The app's limits that its socket events count against (dispatch.register sets them):
+    an HTTP path doing what an event does counts against the same per-user budget."""
+    return app.extensions[EXTENSION]
+
+
 class SocketLimits:
     """One app's per-user limits on its socket events (CCR_SOCKET_LIMITS), in the store
-    RATELIMIT_STORAGE_URI names, opened on first use."""
+    RATELIMIT_STORAGE_URI names, opened on first use. Every process with the same Redis
+    shares each user's budget."""
 
     def __init__(self, app: Flask) -> None:
         self._limits = app.config["CCR_SOCKET_LIMITS"]
@@ -109,6 +120,19 @@ class SocketLimits:
             return limiter.hit(limit, "socket", key, str(user_id))
         except Exception:  # the limit store (Redis) is down: do not block conversations
             return True
+
+    def wait(self, key: str, user_id: int) -> int:
+        """Count one event under the limit named `key` by this user, as `allow` does: 0 when
+        allowed, else the whole seconds until the window has room again (at least 1)."""
+        limit = self.limit(key)
+        if self.allow(limit, key, user_id):
+            return 0
+        limiter = self._limiter or self._open()
+        try:
+            reset_at = limiter.get_window_stats(limit, "socket", key, str(user_id)).reset_time
+        except Exception:
+            return 1
+        return max(1, math.ceil(reset_at - time.time()))
 
     def _open(self) -> strategies.MovingWindowRateLimiter:
         backend = (

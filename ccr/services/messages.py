@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -221,25 +221,35 @@ def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
     )
 
 
+_PUBLIC_ID = case((Message.is_internal.is_(False), Message.id))
+
+
 def mark_read(ticket: TicketLike, reader: User, message_id: int | None = None) -> int:
     """Move the reader's marker forward (never back) to message_id, or to the newest message
     they may see; the other side is told after the commit. Returns the marker."""
     require(can_view_ticket, reader, ticket)
-    query = select(func.max(Message.id)).where(Message.ticket_id == ticket.id)
-    if not can_see_internal_notes(reader, ticket):
+    staff = can_see_internal_notes(reader, ticket)
+    query = select(func.max(Message.id), func.max(_PUBLIC_ID)).where(Message.ticket_id == ticket.id)
+    if not staff:
         query = query.where(Message.is_internal.is_(False))
     if message_id is not None:
         query = query.where(Message.id <= max(int(message_id), 0))
-    newest = db.session.scalar(query)
+    newest, newest_public = db.session.execute(query).one()
     marker = _marker(reader.id, ticket.id)
-    if newest is None or newest <= marker.last_read_message_id:
-        return marker.last_read_message_id
+    before = marker.last_read_message_id
+    if newest is None or newest <= before:
+        return before
     marker.last_read_message_id = newest
-    live.publish(
-        "messages_read",
-        {"ticket_id": ticket.id, "user_id": reader.id, "message_id": newest},
-        rooms.ticket(ticket.id),
-    )
+    read = {"ticket_id": ticket.id, "user_id": reader.id}
+    # The customer's room learns only the newest public message a reader has reached, and
+    # only when that moved: a marker on an internal note would tell them the note's id. A
+    # marker on a note goes to the staff room; staff sockets are in both rooms, and a marker
+    # only moves forward, so the lower public one they also hear changes nothing.
+    if newest_public is not None and newest_public > before:
+        public = {**read, "message_id": newest_public}
+        live.publish("messages_read", public, rooms.ticket(ticket.id))
+    if newest != newest_public:
+        live.publish("messages_read", {**read, "message_id": newest}, rooms.ticket_staff(ticket.id))
     return newest
 
 

@@ -13,7 +13,9 @@ const statusEl = document.getElementById("chat-status");
 const typingEl = document.getElementById("typing-indicator");
 const me = viewer();
 const ticketId = list ? Number(list.dataset.ticketId) : 0;
-const storeKey = "ccr:pending:" + ticketId;
+// Unsent messages are kept per user and ticket: another account in this browser never sees
+// them. Logout clears them all (its response's Clear-Site-Data header).
+const storeKey = "ccr:pending:" + me.id + ":" + ticketId;
 const pending = new Map(); // client_id -> {body, internal, li, held}
 const STATE_LABELS = { sending: "Sending…", sent: "Sent", read: "Read", failed: "Not sent" };
 const CLOSED_NOTE = "This ticket is closed, so the conversation is read-only. Reopen it to write again.";
@@ -233,7 +235,8 @@ function upgradeForm() {
     const now = Date.now();
     if (socket.connected && now - lastTypingSent > 2500) {
       lastTypingSent = now;
-      socket.emit("typing", { ticket_id: ticketId });
+      // While the internal-note box is ticked, only staff are told someone is typing.
+      socket.emit("typing", { ticket_id: ticketId, internal: Boolean(internalBox && internalBox.checked) });
     }
   });
   textarea.addEventListener("keydown", (ev) => {
@@ -254,6 +257,7 @@ function upgradeForm() {
   });
   // Messages typed before a reload that never reached the server are restored and resent.
   try {
+    localStorage.removeItem("ccr:pending:" + ticketId); // the old per-ticket key: whose is unknown
     JSON.parse(localStorage.getItem(storeKey) || "[]").forEach((p) => {
       const li = render(ownMessage(p.body, p.internal, p.client_id), "sending");
       pending.set(p.client_id, { body: p.body, internal: p.internal, li });

@@ -1,7 +1,11 @@
 """Chat over the Socket.IO test client: saved before acknowledged, idempotent retries,
 catch-up without gaps or duplicates, no phantoms, and authorisation on every event."""
 
+import logging
+import re
+import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -9,6 +13,8 @@ from sqlalchemy import func, select, update
 
 from ccr.extensions import db
 from ccr.models import Message, ReadMarker, Role, Ticket, TicketEvent, TicketStatus, User, utcnow
+from ccr.realtime import dispatch
+from ccr.realtime.ratelimit import SocketLimits
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.support.chat import connect_as, created, joined, send
@@ -378,3 +384,149 @@ def test_a_message_moves_the_tickets_last_activity_at_most_every_30_seconds(
         assert send(cust, ticket_id, "half a minute later")["ok"]
         assert activity() == later
     assert count_messages() == 3
+
+
+# -- payloads that do not fit their declaration ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra,reason",
+    [
+        ({"body": ["a", "list"]}, "must be text"),
+        ({"body": {"a": "dict"}}, "must be text"),
+        ({"body": "a NUL \x00 inside"}, "control characters"),
+        ({"body": "x" * 5001}, "at most 5,000 characters"),
+        ({"internal": "false"}, "must be true or false"),
+        ({"client_id": 12345}, "must be text"),
+        ({"client_id": "x" * 65}, "at most 64 characters"),
+    ],
+)
+def test_a_message_payload_of_the_wrong_shape_is_refused_and_nothing_is_stored(
+    app, socket_client, convo, extra, reason
+):
+    ticket_id, customer, agent, _ = convo
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    payload = {"ticket_id": ticket_id, "body": "hello", "client_id": "c-1", **extra}
+    ack = agt.emit("send_message", payload, callback=True)
+    assert ack["ok"] is False and reason in ack["error"]
+    assert count_messages() == 0 and created(agt) == []
+
+
+@pytest.mark.parametrize("bad", [2**70, 1e308, -1, True, "1e3", [1]])
+@pytest.mark.parametrize("event,field", [("join_ticket", "after_id"), ("mark_read", "message_id")])
+def test_a_number_no_column_holds_gets_a_clean_failure_ack_and_no_traceback(
+    app, socket_client, convo, caplog, event, field, bad
+):
+    ticket_id, customer, *_ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    with caplog.at_level(logging.INFO):
+        ack = cust.emit(event, {"ticket_id": ticket_id, field: bad}, callback=True)
+    assert ack == {
+        "ok": False,
+        "error": f"The field {field} must be a whole number from 0 to 2147483647.",
+    }
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    assert cust.is_connected()
+
+
+# -- what concerns internal notes stays with staff ------------------------------------------
+
+
+def reads(sc):
+    return [e["args"][0]["message_id"] for e in sc.get_received() if e["name"] == "messages_read"]
+
+
+def test_a_read_marker_on_an_internal_note_reaches_staff_only(app, socket_client, convo):
+    ticket_id, customer, agent, admin = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    adm, _ = joined(app, socket_client, admin, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    public = send(cust, ticket_id, "my printer is on fire")["id"]
+    note = send(adm, ticket_id, "escalate to hardware", internal=True)["id"]
+    for sc in (cust, adm, agt):
+        sc.get_received()
+
+    ack = agt.emit("mark_read", {"ticket_id": ticket_id, "message_id": note}, callback=True)
+    assert ack == {"ok": True, "message_id": note}
+    assert reads(cust) == [public]  # the customer never learns the note's id
+    assert max(reads(adm)) == note
+
+    later_note = send(adm, ticket_id, "hardware says next week", internal=True)["id"]
+    cust.get_received()
+    adm.get_received()
+    agt.emit("mark_read", {"ticket_id": ticket_id, "message_id": later_note}, callback=True)
+    assert reads(cust) == []  # the public marker did not move: nothing at all
+    assert reads(adm) == [later_note]
+
+
+def test_a_customers_read_marker_still_reaches_the_agent(app, socket_client, convo):
+    ticket_id, customer, agent, _ = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    mid = send(agt, ticket_id, "have you tried turning it off")["id"]
+    agt.get_received()
+    cust.emit("mark_read", {"ticket_id": ticket_id, "message_id": mid}, callback=True)
+    assert reads(agt) == [mid]
+
+
+def test_typing_while_the_internal_note_box_is_ticked_is_shown_to_staff_only(
+    app, socket_client, convo
+):
+    ticket_id, customer, agent, admin = convo
+    cust, _ = joined(app, socket_client, customer, ticket_id)
+    adm, _ = joined(app, socket_client, admin, ticket_id)
+    agt, _ = joined(app, socket_client, agent, ticket_id)
+    ack = agt.emit("typing", {"ticket_id": ticket_id, "internal": True}, callback=True)
+    assert ack == {"ok": True}
+    assert [e for e in cust.get_received() if e["name"] == "typing"] == []
+    [typing] = [e["args"][0] for e in adm.get_received() if e["name"] == "typing"]
+    assert typing["user_id"] == agent.id
+    # A customer cannot hide their typing from the agent with the flag.
+    cust.emit("typing", {"ticket_id": ticket_id, "internal": True}, callback=True)
+    assert [e["args"][0]["user_id"] for e in agt.get_received() if e["name"] == "typing"] == [
+        customer.id
+    ]
+
+
+# -- one per-user budget for the chat socket and the HTTP chat form -------------------------
+
+
+def http_post(client, ticket_id, body, client_id):
+    return client.post(
+        f"/chat/tickets/{ticket_id}/messages",
+        data={"body": body, "client_id": client_id},
+        follow_redirects=True,
+    )
+
+
+def test_the_http_chat_form_shares_the_sockets_per_user_limit(app, socket_client, convo):
+    ticket_id, customer, *_ = convo
+    app.config["CCR_SOCKET_LIMITS"]["send_message"] = "5 per minute"
+    dispatch.register(app)  # the limits are read when the events are bound
+    http = app.test_client()
+    login(http, customer)
+    cust = socket_client(http)
+    assert cust.emit("join_ticket", {"ticket_id": ticket_id}, callback=True)["ok"]
+    assert all(send(cust, ticket_id, f"socket {i}")["ok"] for i in range(3))
+    for i in range(2):
+        assert f"form {i}" in http_post(http, ticket_id, f"form {i}", f"f{i}").data.decode()
+
+    page = http_post(http, ticket_id, "one too many", "f-over").data.decode()
+    assert "You are sending messages too quickly; try again in " in page
+    assert re.search(r"try again in (60|[1-5][0-9]|[1-9]) seconds", page)
+    assert count_messages() == 5
+    assert "too fast" in send(cust, ticket_id, "and by socket")["error"]
+    assert count_messages() == 5
+
+
+def test_the_shared_limit_is_one_budget_for_every_process_on_redis(redis_url):
+    def process_limits():  # what each process's create_app builds from the same config
+        config = {"CCR_SOCKET_LIMITS": {"send_message": "3 per minute"}}
+        return SocketLimits(SimpleNamespace(config={**config, "RATELIMIT_STORAGE_URI": redis_url}))
+
+    one, two = process_limits(), process_limits()
+    user_id = uuid.uuid4().int % 10**9  # a user no other test counts
+    assert [one.wait("send_message", user_id), two.wait("send_message", user_id)] == [0, 0]
+    assert one.wait("send_message", user_id) == 0
+    assert 1 <= two.wait("send_message", user_id) <= 60
+    assert 1 <= one.wait("send_message", user_id) <= 60

@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import DetachedInstanceError
 from ccr.extensions import db
 from ccr.models import Category, Role
 from ccr.realtime import dispatch
+from ccr.realtime.payloads import NOT_AN_OBJECT, Bool, Int, Payload, Text
 from ccr.services import ServiceError, uow
 from tests.support.chat import connect_as
 from tests.support.faults import database_unreachable
@@ -24,12 +25,13 @@ PROBE = "/probe"  # a second namespace, declared by these tests only
 def declare(app, monkeypatch):
     """declare(name, handler, **event_kwargs): a socket event for this test only, bound to
     the app's server at once (its rate limit: CCR_SOCKET_LIMITS[limit or name], 10/min
-    unless the test set one)."""
+    unless the test set one; its payload: no fields unless the test declares some)."""
     monkeypatch.setattr(dispatch, "_DECLARED", dict(dispatch._DECLARED))
     limits = app.config["CCR_SOCKET_LIMITS"]
 
     def do(name, handler, **kwargs):
         limits.setdefault(kwargs.get("limit") or name, "10 per minute")
+        kwargs.setdefault("payload", Payload())
         dispatch.event(name, **kwargs)(handler)
         dispatch.register(app)
         return handler
@@ -54,15 +56,16 @@ def count_categories():
 def test_an_event_on_a_second_namespace_is_one_declaration(app, socket_client, make_user, declare):
     declare(
         "ping",
-        lambda sid, user, data: {"ok": True, "user_id": user.id, "echo": data.get("x")},
+        lambda sid, user, data: {"ok": True, "user_id": user.id, "echo": data["x"]},
         namespace=PROBE,
         ticket=False,
+        payload=Payload(x=Int()),
     )
     user = make_user(Role.CUSTOMER)
     sc = probe_socket(app, socket_client, user)
     assert sc.is_connected(PROBE)
     assert probe(sc, data={"x": 7}) == {"ok": True, "user_id": user.id, "echo": 7}
-    assert probe(sc, data=["not", "an", "object"])["echo"] is None  # the payload is {}
+    assert probe(sc, data=["not", "an", "object"]) == {"ok": False, "error": NOT_AN_OBJECT}
 
 
 def test_a_second_namespace_refuses_a_socket_without_a_login(app, socket_client, declare):
@@ -84,8 +87,17 @@ def test_each_event_has_its_declared_rate_limit_per_user(app, socket_client, mak
 
 
 def test_register_refuses_an_event_without_a_rate_limit(app, declare):
-    dispatch.event("unlimited", namespace=PROBE, ticket=False)(lambda sid, user, data: {})
+    dispatch.event("unlimited", namespace=PROBE, ticket=False, payload=Payload())(
+        lambda sid, user, data: {}
+    )
     with pytest.raises(KeyError, match="CCR_SOCKET_LIMITS has no limit 'unlimited'"):
+        dispatch.register(app)
+
+
+def test_register_refuses_an_event_without_a_declared_payload(app, declare):
+    app.config["CCR_SOCKET_LIMITS"]["shapeless"] = "10 per minute"
+    dispatch.event("shapeless", namespace=PROBE, ticket=False)(lambda sid, user, data: {})
+    with pytest.raises(ValueError, match="'shapeless' on '/probe' declares no payload"):
         dispatch.register(app)
 
 
@@ -109,7 +121,13 @@ def test_the_dispatcher_commits_what_the_handler_did_then_acks_and_runs_its_side
             raise RuntimeError("a bug")
         return {"ok": True}
 
-    declare("add_category", add_category, namespace=PROBE, ticket=False)
+    declare(
+        "add_category",
+        add_category,
+        namespace=PROBE,
+        ticket=False,
+        payload=Payload(name=Text(50, required=True), refuse=Bool(), crash=Bool()),
+    )
     sc = probe_socket(app, socket_client, make_user(Role.ADMIN))
     assert probe(sc, "add_category", {"name": "Billing"}) == {"ok": True}
     assert count_categories() == 1 and ran == ["Billing"]
@@ -226,3 +244,66 @@ def test_the_chat_connects_through_the_same_dispatch(app, socket_client, make_us
     sc = connect_as(app, socket_client, make_user(Role.CUSTOMER))
     assert sc.is_connected()
     assert ("/", "connect") in dispatch._DECLARED and ("/", "send_message") in dispatch._DECLARED
+
+
+@pytest.mark.parametrize(
+    "data,error",
+    [
+        ({"n": 2**70}, "The field n must be a whole number from 0 to 2147483647."),
+        ({"n": 1e308}, "The field n must be a whole number from 0 to 2147483647."),
+        ({"n": True}, "The field n must be a whole number from 0 to 2147483647."),
+        ({"n": -1}, "The field n must be a whole number from 0 to 2147483647."),
+        ({"text": ["a", "list"]}, "The field text must be text."),
+        ({"text": {"a": "dict"}}, "The field text must be text."),
+        ({"text": "x" * 11}, "The field text can be at most 10 characters."),
+        ({"text": "nul\x00"}, "Remove the control characters (such as NUL) from this text."),
+        ({"flag": "false"}, "The field flag must be true or false."),
+        ({"flag": 0}, "The field flag must be true or false."),
+        ("a string", NOT_AN_OBJECT),
+        (None, NOT_AN_OBJECT),
+    ],
+)
+def test_a_payload_that_does_not_fit_its_declaration_is_refused_before_the_handler(
+    app, socket_client, make_user, declare, caplog, data, error
+):
+    ran = []
+    declare(
+        "shaped",
+        lambda sid, user, fields: ran.append(fields) or {"ok": True},
+        namespace=PROBE,
+        ticket=False,
+        payload=Payload(n=Int(), text=Text(10), flag=Bool()),
+    )
+    sc = probe_socket(app, socket_client, make_user(Role.CUSTOMER))
+    with caplog.at_level(logging.INFO):
+        ack = sc.emit("shaped", data, namespace=PROBE, callback=True)
+    assert ack == {"ok": False, "error": error}
+    assert ran == [] and sc.is_connected(PROBE)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+
+
+def test_the_handler_gets_exactly_the_declared_fields_checked_or_their_defaults(
+    app, socket_client, make_user, declare
+):
+    declare(
+        "shaped",
+        lambda sid, user, fields: {"ok": True, "fields": fields},
+        namespace=PROBE,
+        ticket=False,
+        payload=Payload(n=Int(default=0), text=Text(10), flag=Bool(), must=Int(required=True)),
+    )
+    sc = probe_socket(app, socket_client, make_user(Role.CUSTOMER))
+    full = {"n": "42", "text": "tab\tok", "flag": True, "must": 1, "extra": "dropped"}
+    assert probe(sc, "shaped", full)["fields"] == {
+        "n": 42,
+        "text": "tab\tok",
+        "flag": True,
+        "must": 1,
+    }
+    assert probe(sc, "shaped", {"must": 0, "n": None})["fields"] == {
+        "n": 0,
+        "text": "",
+        "flag": False,
+        "must": 0,
+    }
+    assert probe(sc, "shaped", {}) == {"ok": False, "error": "The field must is missing."}

@@ -1,0 +1,108 @@
+"""Malformed frames from a client, refused quietly before python-socketio trips over them.
+
+Left alone, python-socketio and python-engineio log a traceback for every frame they cannot
+decode (bad JSON, an empty or unknown engine.io packet, binary junk, an event that is not a
+list starting with its name), and run the connect and disconnect handlers for a client that
+merely names them as events (`42["disconnect"]`: forgetting a live socket's presence).
+`guard(server)` puts three checks in front, each answering with one info line and no
+traceback:
+
+- each websocket frame is a plausible engine.io packet (a type digit, or "b" and base64),
+  or the connection is closed as if the client had gone;
+- each Socket.IO packet decodes, or the client is disconnected;
+- each event is a list starting with a name that is not "connect" or "disconnect", or it is
+  dropped.
+
+The checks look at a frame's first characters only: the JSON is still decoded once, by
+python-socketio (docs/performance.md#no-request-context-per-socket-event).
+"""
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+_ENGINE_IO_TYPES = frozenset("0123456789")
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+_GUARDED = "_ccr_guarded"
+
+
+def guard(server: Any) -> None:
+    """Put the checks in front of this python-socketio Server (once; register may call
+    it again for the same server)."""
+    if getattr(server, _GUARDED, False):
+        return
+    setattr(server, _GUARDED, True)
+    eio = server.eio
+    websocket_class = eio._async.get("websocket")
+    if websocket_class is not None:
+        eio._async = {**eio._async, "websocket": _checked_websocket(websocket_class)}
+    eio.on("message", _checked_message(server, server._handle_eio_message))
+    server._handle_event = _checked_event(server, server._handle_event)
+
+
+def _checked_websocket(websocket_class: Any) -> Callable[..., Any]:
+    def make(handler: Callable[[Any], Any], server: Any, **kwargs: Any) -> Any:
+        return websocket_class(lambda ws: handler(_CheckedFrames(ws)), server, **kwargs)
+
+    return make
+
+
+class _CheckedFrames:
+    """The websocket engine.io reads, answering None ("the client has gone") for a text
+    frame that is no engine.io packet."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ws, name)
+
+    def wait(self) -> Any:
+        data = self._ws.wait()
+        if isinstance(data, str) and not _engine_io_packet(data):
+            log.info("socket frame refused: not an engine.io packet (%d characters)", len(data))
+            return None
+        return data
+
+
+def _engine_io_packet(data: str) -> bool:
+    if not data:
+        return False
+    if data[0] in _ENGINE_IO_TYPES:
+        return True
+    if data[0] != "b":
+        return False
+    try:
+        base64.b64decode(data[1:], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _checked_message(server: Any, handle: Callable[[str, Any], None]) -> Callable[..., None]:
+    def on_message(eio_sid: str, data: Any) -> None:
+        try:
+            handle(eio_sid, data)
+        except _DECODE_ERRORS as exc:
+            log.info("socket packet refused, disconnecting: %s: %s", type(exc).__name__, exc)
+            server.eio.disconnect(eio_sid)
+
+    return on_message
+
+
+def _checked_event(server: Any, handle: Callable[..., None]) -> Callable[..., None]:
+    reserved = frozenset(server.reserved_events)
+
+    def on_event(eio_sid: str, namespace: str | None, ack_id: int | None, data: Any) -> None:
+        if not data or not isinstance(data, list) or not isinstance(data[0], str):
+            log.info("socket event refused: not a list starting with its name")
+            return
+        if data[0] in reserved:
+            log.info("socket event refused: %r is not an event a client sends", data[0])
+            return
+        handle(eio_sid, namespace, ack_id, data)
+
+    return on_event

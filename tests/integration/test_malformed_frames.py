@@ -1,0 +1,128 @@
+"""Malformed frames over a real websocket to the live server: bad JSON, wrong shapes at the
+engine.io and Socket.IO levels, reserved event names and binary junk are refused quietly (no
+traceback in the server's log), store nothing, and leave the server serving everyone else."""
+
+import json
+
+import pytest
+import websocket
+from sqlalchemy import func, select
+
+from ccr.extensions import db
+from ccr.models import Message, Role
+from ccr.services import tickets
+from ccr.services.uow import commit
+from tests.support.clients import ChatClient, login_session
+
+ENGINE_IO = ["", "x", "9", "4", "6junk", "2probe-not-a-ping\x00", b"\x00\xff\xfe junk", b""]
+SOCKET_IO = [
+    "42",
+    '42["send_message"',
+    '42{"ticket_id": 1}',
+    "42[]",
+    "42[123]",
+    "42[null]",
+    '42["connect"]',
+    '42["disconnect"]',
+    '42["connect", {"ticket_id": 1}]',
+    '42["send_message", {"ticket_id": 1}, 5, 6]',
+    '42/nowhere,["send_message", {}]',
+    '42999999999999999999999["send_message", {}]',
+    "43",
+    "43x[]",
+    '44{"message": "x"}',
+    "49",
+    '45-["send_message", {"_placeholder": true, "num": 0}]',
+    '451-["send_message", {"_placeholder": true, "num": 0}]',
+    '461-[{"_placeholder": true, "num": 0}]',
+    "40/nowhere,",
+    "41/nowhere,",
+    "40{broken",
+    '4\u00002["typing"]',
+]
+
+
+def open_socket(url: str, cookie: str) -> websocket.WebSocket:
+    ws = websocket.create_connection(
+        url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+        header=[f"Cookie: {cookie}"],
+        origin=url,
+        timeout=5,
+    )
+    assert ws.recv().startswith("0")  # engine.io open
+    ws.send("40")
+    while (reply := ws.recv()) == "2":
+        ws.send("3")
+    assert reply.startswith("40"), reply
+    return ws
+
+
+def send_frame(ws: websocket.WebSocket, frame: str | bytes) -> None:
+    if isinstance(frame, bytes):
+        ws.send_binary(frame)
+    else:
+        ws.send(frame)
+
+
+def still_answers(ws: websocket.WebSocket, ticket_id: int) -> bool:
+    """Whether this socket still acks an event (False once the server closed it)."""
+    try:
+        ws.send("42900" + json.dumps(["join_ticket", {"ticket_id": ticket_id}]))
+        for _ in range(20):
+            reply = ws.recv()
+            if reply == "2":
+                ws.send("3")
+            elif reply.startswith("43900"):
+                return json.loads(reply[5:])[0]["ok"] is True
+        return False
+    except (websocket.WebSocketException, OSError):
+        return False
+
+
+@pytest.fixture
+def live_chat(app, live_server, make_user, mailbox):
+    customer = make_user(Role.CUSTOMER, email="frames@example.com")
+    ticket = tickets.open_ticket(actor=customer, subject="Frames", description="junk")
+    commit()
+    srv = live_server()
+    session = login_session(srv.url, customer.email)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    return srv, session, cookie, ticket.id
+
+
+@pytest.mark.parametrize("frames", [ENGINE_IO, SOCKET_IO], ids=["engine.io", "socket.io"])
+def test_malformed_frames_are_refused_without_a_traceback_and_store_nothing(live_chat, frames):
+    srv, session, cookie, ticket_id = live_chat
+    for frame in frames:
+        ws = open_socket(srv.url, cookie)
+        try:
+            send_frame(ws, frame)
+            ws.settimeout(1)  # some frames leave the socket waiting for more: no need to wait
+            still_answers(ws, ticket_id)  # answered, closed or waiting: whichever, no traceback
+        finally:
+            ws.close()
+
+    # The server still serves a well-formed client, and kept nothing of the junk.
+    client = ChatClient(srv.url, session).connect()
+    client.join(ticket_id)
+    assert client.send(ticket_id, "after the junk", "ok-1")["ok"]
+    client.close()
+    db.session.expire_all()
+    assert db.session.scalars(select(Message.body)).all() == ["after the junk"]
+    assert db.session.scalar(select(func.count(Message.id))) == 1
+    log = srv.log()
+    assert "Traceback" not in log, log[-4000:]
+    assert "handler error" not in log and "Unknown receive error" not in log
+
+
+def test_a_client_cannot_run_the_disconnect_handler_by_naming_the_event(live_chat):
+    srv, session, cookie, ticket_id = live_chat
+    ws = open_socket(srv.url, cookie)
+    try:
+        assert still_answers(ws, ticket_id)
+        send_frame(ws, '42["disconnect"]')
+        send_frame(ws, '42["connect", {}]')
+        assert still_answers(ws, ticket_id)  # the same socket, still joined and served
+    finally:
+        ws.close()
+    assert "Traceback" not in srv.log()
