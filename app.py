@@ -13,11 +13,13 @@ if __name__ == "__main__":
     host = os.environ.get("CCR_HOST", "127.0.0.1")
     port = int(os.environ.get("CCR_PORT", "5000"))
     start_dispatcher(app)
+    # Werkzeug's server (threading mode) takes our handler; gevent's names no versions.
+    quiet = {"request_handler": QuietRequestHandler}
     socketio.run(
         app,
         host=host,
         port=port,
         allow_unsafe_werkzeug=True,
         use_reloader=False,
-        request_handler=QuietRequestHandler,
+        **(quiet if app.config["CCR_ASYNC_MODE"] == "threading" else {}),
     )

@@ -37,6 +37,10 @@ UNSTORABLE = (
     "That value cannot be stored: a number is out of range or a text holds characters we "
     "cannot keep. Check what you entered and try again."
 )
+CONFLICTING = (
+    "That value cannot be stored: it conflicts with one already saved (perhaps this was "
+    "sent twice). Reload the page and check before trying again."
+)
 
 
 def wants_json() -> bool:
@@ -142,7 +146,8 @@ def refused_value(exc: DBAPIError) -> Response:
     )
     _safe_rollback()
     session.pop("_flashes", None)  # nothing was saved: no success may be announced
-    response = make_response(render_error(400, UNSTORABLE))
+    message = CONFLICTING if isinstance(exc, IntegrityError) else UNSTORABLE
+    response = make_response(render_error(400, message))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -16,6 +16,8 @@ from ccr.views import apply_verb, load_ticket, paginate_tickets, render_ticket
 # and, more loosely (offices share an address), per IP. Only a created ticket counts.
 TICKETS_PER_CUSTOMER = "10 per hour"
 TICKETS_PER_IP = "30 per hour"
+# Closing and reopening email the staff too: a customer cannot loop them without bound.
+STATUS_CHANGES_PER_CUSTOMER = "30 per hour"
 
 
 def _created(response) -> bool:
@@ -87,6 +89,9 @@ def close_confirm(ticket_id: int):
 
 
 @bp.post("/tickets/<id:ticket_id>/status")
+@limiter.limit(
+    STATUS_CHANGES_PER_CUSTOMER, key_func=lambda: f"status:{getattr(current_user, 'id', None)}"
+)
 @role_required(Role.CUSTOMER)
 def ticket_status(ticket_id: int):
     return apply_verb(ticket_id)

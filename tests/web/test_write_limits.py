@@ -4,7 +4,7 @@ every admin) per customer and per IP; the 429 page says how long to wait."""
 import pytest
 from sqlalchemy import func, select
 
-from ccr.customer.routes import TICKETS_PER_CUSTOMER, TICKETS_PER_IP
+from ccr.customer.routes import STATUS_CHANGES_PER_CUSTOMER, TICKETS_PER_CUSTOMER, TICKETS_PER_IP
 from ccr.errors import wait_words
 from ccr.extensions import db
 from ccr.models import Role, Ticket
@@ -68,6 +68,18 @@ def test_one_address_raises_a_bounded_number_of_tickets_across_customers(app, ma
     login(client, make_user(Role.CUSTOMER))
     assert _raise(client, 0, ip="203.0.113.7").status_code == 429
     assert _raise(client, 0, ip="203.0.113.8").status_code == 302
+
+
+def test_a_customer_cannot_close_and_reopen_a_ticket_without_bound(scene, client):
+    sc = scene()
+    login(client, sc.customer)
+    allowed = int(STATUS_CHANGES_PER_CUSTOMER.split()[0])
+    url = f"/customer/tickets/{sc.ticket.id}/status"
+    statuses = [
+        client.post(url, data={"verb": ("close", "reopen")[n % 2]}).status_code
+        for n in range(allowed + 1)
+    ]
+    assert statuses == [302] * allowed + [429]
 
 
 @pytest.mark.parametrize(
