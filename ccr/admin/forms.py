@@ -20,6 +20,8 @@ class CategoryForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     agent_id = StringField("Agent", validators=[DataRequired(), Length(max=12)])
+    # The assignee the admin saw ("" for nobody): a reassignment since then is refused.
+    expected_assignee = StringField(validators=[Length(max=12)])
 
 
 class AgentCreateForm(FlaskForm):

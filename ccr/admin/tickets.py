@@ -1,5 +1,7 @@
 """The admin's ticket pages: the list of every ticket, one ticket, status and assignment."""
 
+from types import EllipsisType
+
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -8,6 +10,7 @@ from ccr.admin.audit import AdminAction, audit
 from ccr.admin.forms import AssignForm
 from ccr.auth.guards import role_required
 from ccr.errors import wants_json
+from ccr.inputs import parse_id
 from ccr.models import Priority, Role, TicketStatus
 from ccr.services import ServiceError, queries
 from ccr.services.categories import all_categories
@@ -68,25 +71,34 @@ def assign(ticket_id: int):
     target = url_for("admin.dashboard") if back else url_for("admin.ticket", ticket_id=ticket.id)
     error: str | None = None
     done = ""
-    agent_id = form.agent_id.data or ""
-    if not form.validate_on_submit() or not agent_id.isdigit():
+    agent_id = parse_id(form.agent_id.data)
+    if not form.validate_on_submit() or agent_id is None:
         error = "Choose an agent from the list."
     else:
-        agent = queries.get_user(int(agent_id))
+        agent = queries.get_user(agent_id)
         try:
             if agent is None:
                 raise ServiceError("Choose an active agent.")
-            assign_ticket(ticket, agent, actor=current_user)
+            assign_ticket(ticket, agent, actor=current_user, expected_assignee_id=_expected())
             audit(AdminAction.ASSIGN, ticket=ticket.id, agent=agent.id)
             done = f"{ticket.reference} is now assigned to {agent.full_name}."
         except ServiceError as exc:
             error = str(exc)
     if wants_json():
-        if error:
-            return jsonify(ok=False, error=error), 400
+        if error:  # with the ticket as it is now: the page shows who has it
+            return jsonify(ok=False, error=error, ticket=ticket_summary(ticket)), 400
         return jsonify(ok=True, ticket=ticket_summary(ticket))
     if error:
         flash(error, "danger")
     else:
         flash(done, "success")
     return redirect(target)
+
+
+def _expected() -> int | None | EllipsisType:
+    """The assignee the posting page showed: an id, None for nobody, ... when the form did
+    not say (a client older than the field: no check)."""
+    if "expected_assignee" not in request.form:
+        return ...
+    raw = request.form["expected_assignee"]
+    return parse_id(raw) if raw else None
