@@ -14,7 +14,9 @@ deferred transaction that reads and then writes fails at the write with "databas
 locked" once another writer has committed in between.
 """
 
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy import select
 
 from ccr.extensions import db
 from ccr.services import uow
@@ -41,3 +43,14 @@ def lock_row(model: type[M], row_id: int) -> M | None:
     return db.session.get(
         model, row_id, with_for_update={"key_share": True}, populate_existing=True
     )
+
+
+def lock_key(model: Any, row_id: int) -> bool:
+    """Take the row's lock without reloading it (the session's copy keeps its changes): for
+    work that changes other rows on the row's behalf, such as a user's codes. False if the
+    row is gone."""
+    begin_write()
+    found = db.session.execute(
+        select(model.id).where(model.id == row_id).with_for_update(key_share=True)
+    ).first()
+    return found is not None
