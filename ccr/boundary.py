@@ -11,6 +11,7 @@ import logging
 
 from flask import Flask, Response, g
 
+from ccr import outages
 from ccr.errors import unavailable
 from ccr.services import uow
 
@@ -35,8 +36,8 @@ def _finish(response: Response) -> Response:
     status = response.status_code
     try:
         uow.finish(unit, ok=status < 400, crashed=status >= 500)
-    except Exception:
-        log.exception("the request's commit failed")
+    except Exception as exc:
+        outages.report("database", exc, log, "the request's commit failed")
         return unavailable()
     return response
 
