@@ -46,7 +46,7 @@ def category_create():
         flash(BAD_NAME, "danger")
     else:
         try:
-            create_category(form.name.data or "", actor=current_user)
+            create_category(form.name.data or "", actor=current_user, idempotency_key=form.sent_key)
         except ServiceError as exc:
             flash(str(exc), "danger")
         else:

@@ -9,11 +9,11 @@ from wtforms import (  # type: ignore[attr-defined]  # SelectChoice is newer tha
 )
 from wtforms.validators import DataRequired, Length
 
-from ccr.forms import email_field, good_name, good_password
+from ccr.forms import IdempotentForm, email_field, good_name, good_password
 from ccr.services.categories import NAME_MAX
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(IdempotentForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
     submit = SubmitField("Save")
 
@@ -24,7 +24,7 @@ class AssignForm(FlaskForm):
     expected_assignee = StringField(validators=[Length(max=12)])
 
 
-class AgentCreateForm(FlaskForm):
+class AgentCreateForm(IdempotentForm):
     first_name = StringField("First name", validators=[good_name])
     last_name = StringField("Last name", validators=[good_name])
     email = email_field()

@@ -2,11 +2,12 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ccr.forms import IdempotentForm
 from ccr.models import Priority
 from ccr.services.tickets import DESCRIPTION_MAX, SUBJECT_MAX
 
 
-class TicketOpenForm(FlaskForm):
+class TicketOpenForm(IdempotentForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     description = TextAreaField(
         "Describe the problem", validators=[DataRequired(), Length(max=DESCRIPTION_MAX)]

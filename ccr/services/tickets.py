@@ -27,7 +27,7 @@ from ccr.models import (
     utcnow,
 )
 from ccr.notify.outbox import queue_email
-from ccr.services import NotFound, ServiceError, live
+from ccr.services import NotFound, ServiceError, idempotency, live
 from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps ticket_counts)
 from ccr.services.locks import lock_row
 from ccr.services.permissions import (
@@ -128,9 +128,11 @@ def open_ticket(
     description: str,
     priority: Priority | str = Priority.NORMAL,
     category_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Ticket:
     """A customer raises a ticket; the customer and the admins are emailed. The ticket is
-    flushed (it has its id)."""
+    flushed (it has its id). A repeat of a form already sent (the same idempotency_key)
+    returns the ticket the first one raised, and nothing is sent again."""
     require(can_open_ticket, actor)
     subject = " ".join((subject or "").split())  # one line: it travels in email subjects
     description = (description or "").replace("\r\n", "\n").strip()
@@ -146,6 +148,12 @@ def open_ticket(
         category = db.session.get(Category, category_id)
         if category is None or category.retired:
             raise ServiceError("Choose a category from the list.")
+    first = idempotency.first_result(actor, idempotency_key, "ticket")
+    if first is not None:
+        raised = db.session.get(Ticket, first)
+        if raised is None:
+            raise NotFound("No such ticket.")
+        return raised
     now = utcnow()
     ticket = Ticket(
         subject=subject,
@@ -161,6 +169,7 @@ def open_ticket(
     )
     db.session.add(ticket)
     db.session.flush()
+    idempotency.created(actor, idempotency_key, ticket.id)
     record_event(ticket, actor, "created", None, S.OPEN.value)
     _email(actor, ticket, "ticket_created", headline="We received your request")
     for admin in _active_staff(Role.ADMIN):
