@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ccr.extensions import db
 from ccr.models import CodePurpose, OneTimeCode, User, utcnow
 from ccr.notify.outbox import queue_email
-from ccr.services.locks import lock_key
+from ccr.services.locks import begin_write, lock_key
 from ccr.urls import absolute_url
 
 CODE_DIGITS = 6
@@ -97,6 +97,7 @@ def consume_code(user: User | None, purpose: CodePurpose, code: str) -> bool:
     """
     if user is None:
         return False
+    begin_write()  # SQLite: parallel guesses queue up too (PostgreSQL: the row lock below)
     now = utcnow()
     row = db.session.scalars(
         select(OneTimeCode)

@@ -3,10 +3,11 @@ editing, deactivating and reactivating, promoting and demoting. There is always 
 active admin."""
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ccr.extensions import db
 from ccr.models import Role, User
-from ccr.services import NotFound, ServiceError, idempotency
+from ccr.services import NotFound, ServiceError, idempotency, uow
 from ccr.services.codes import send_invite
 from ccr.services.passwords import check_policy
 from ccr.services.permissions import can_manage_users, require
@@ -69,9 +70,17 @@ def update_staff(user: User, *, actor: User, first_name: str, last_name: str, em
     email = (email or "").strip().lower()
     other = find_user_by_email(email)
     if other is not None and other.id != user.id:
-        raise ServiceError("Another account already uses this email.")
+        raise ServiceError(EMAIL_IN_USE)
     user.first_name, user.last_name, user.email = first_name, last_name, email
+    try:  # a concurrent change or registration may take the address first
+        with uow.savepoint():
+            db.session.flush()
+    except IntegrityError:
+        raise ServiceError(EMAIL_IN_USE) from None
     security_event("staff_updated", actor, target=user.id)
+
+
+EMAIL_IN_USE = "Another account already uses this email."
 
 
 def _active_admin_count() -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from ccr.extensions import db
 from ccr.models import CodePurpose, OneTimeCode, OutboxEmail, Role, User
 from ccr.services import ServiceError, registration, staff, uow
-from ccr.services.codes import RESET_CODE_TTL, issue_code
+from ccr.services.codes import MAX_CODE_ATTEMPTS, RESET_CODE_TTL, consume_code, issue_code
 from ccr.services.users import EMAIL_TAKEN
 from tests.support.users import PASSWORD
 
@@ -224,3 +224,78 @@ def test_two_admins_creating_one_agent_at_once_get_created_and_taken(app, make_u
     one.join(20)
     two.join(20)
     assert outcome == {"Ann": "created", "Ben": EMAIL_TAKEN}
+
+
+def test_guesses_sent_at_once_are_each_counted(app, make_user, backend):
+    """Parallel wrong guesses cannot share one attempt: five at once use up the code."""
+    user = make_user(Role.CUSTOMER)
+    code = issue_code(user, CodePurpose.PASSWORD_RESET, RESET_CODE_TTL)
+    uow.commit()
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    user_id = user.id
+    gate = threading.Barrier(MAX_CODE_ATTEMPTS, timeout=10)
+    answers: list[object] = []
+    lock = threading.Lock()
+
+    def guess() -> None:
+        with app.app_context():
+            try:
+                with uow.unit():
+                    who = db.session.get(User, user_id)
+                    gate.wait()
+                    answer: object = consume_code(who, CodePurpose.PASSWORD_RESET, wrong)
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                answer = exc
+            with lock:
+                answers.append(answer)
+
+    threads = [threading.Thread(target=guess) for _ in range(MAX_CODE_ATTEMPTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert answers == [False] * MAX_CODE_ATTEMPTS
+    db.session.expire_all()
+    row = db.session.scalar(select(OneTimeCode).where(OneTimeCode.user_id == user_id))
+    assert row.attempts == MAX_CODE_ATTEMPTS and row.cancelled_at is not None
+    assert consume_code(db.session.get(User, user_id), CodePurpose.PASSWORD_RESET, code) is False
+
+
+def test_two_admins_giving_two_agents_one_email_at_once_get_saved_and_in_use(
+    app, make_user, backend
+):
+    admin_id = make_user(Role.ADMIN).id
+    agent_ids = [make_user(Role.AGENT).id for _ in range(2)]
+    email = "shared@example.com"
+    first_saved, first_may_commit = threading.Event(), threading.Event()
+    outcome: dict[int, object] = {}
+
+    def edit(n: int, hold: bool) -> None:
+        with app.app_context():
+            try:
+                with uow.unit():
+                    staff.update_staff(
+                        db.session.get(User, agent_ids[n]), actor=db.session.get(User, admin_id),
+                        first_name="Agent", last_name=str(n), email=email,
+                    )  # fmt: skip
+                    if hold:
+                        first_saved.set()
+                        first_may_commit.wait(20)
+                outcome[n] = "saved"
+            except ServiceError as exc:
+                outcome[n] = str(exc)
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                outcome[n] = exc
+            first_saved.set()
+
+    one = threading.Thread(target=edit, args=(0, True))
+    one.start()
+    assert first_saved.wait(20)
+    two = threading.Thread(target=edit, args=(1, False))
+    two.start()
+    two.join(1.0)
+    assert two.is_alive()
+    first_may_commit.set()
+    one.join(20)
+    two.join(20)
+    assert outcome == {0: "saved", 1: staff.EMAIL_IN_USE}
