@@ -2,16 +2,18 @@
 after every kind of change, after a rolled-back change, and after a bulk rebuild."""
 
 import random
+import re
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from ccr.extensions import db
-from ccr.models import Role, Ticket, TicketCount, TicketStatus, User
+from ccr.models import Role, Ticket, TicketCount, TicketEvent, TicketStatus, User
 from ccr.services import ServiceError, counts, queries, uow
 from ccr.services.tickets import TRANSITIONS, assign_ticket, change_status, open_ticket
 from ccr.services.uow import commit, rollback
+from tests.support.clients import login_session
 
 S = TicketStatus
 LIVE = (S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER)
@@ -234,3 +236,74 @@ def test_counts_stay_true_through_a_storm_of_concurrent_changes(app, make_user, 
     assert sum(done) >= workers * steps // 4  # a real storm: many changes went through
     _check(agents)
     assert all(n >= 0 for n in _kept().values())
+
+
+def test_counts_stay_true_through_a_storm_of_requests_on_a_live_server(
+    app, make_user, live_server, backend
+):
+    """The same storm as people make it: admins, agents and the customer press assign and
+    status buttons on the same tickets at once, each request in a server thread of its own."""
+    admins = [make_user(Role.ADMIN) for _ in range(2)]
+    agents = [make_user(Role.AGENT) for _ in range(2)]
+    customer = make_user(Role.CUSTOMER)
+    ticket_ids = []
+    for n in range(4):
+        ticket_ids.append(open_ticket(actor=customer, subject=f"T{n}", description="D").id)
+        commit()
+    agent_ids = [a.id for a in agents]
+    srv = live_server(CCR_OUTBOX_DISPATCHER="off")
+    people = [("admin", u.email) for u in admins] + [("agent", u.email) for u in agents]
+    people.append(("customer", customer.email))
+    verbs = {
+        "admin": ["assign", "assign", "close", "reopen", "resolve", "start"],
+        "agent": ["start", "wait", "resolve", "start"],
+        "customer": ["close", "reopen"],
+    }
+    token = re.compile(r'name="csrf-token" content="([^"]+)"')
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(people), timeout=30)
+
+    def work(seed: int, role: str, email: str) -> None:
+        rng = random.Random(seed)
+        try:
+            browser = login_session(srv.url, email)
+            home = browser.get(f"{srv.url}/{role}/", timeout=10).text
+            csrf = token.search(home).group(1)
+            start.wait()
+            for _ in range(25):
+                ticket_id = rng.choice(ticket_ids)
+                verb = rng.choice(verbs[role])
+                if verb == "assign":
+                    url = f"{srv.url}/admin/tickets/{ticket_id}/assign"
+                    data = {"agent_id": rng.choice(agent_ids)}
+                else:
+                    url = f"{srv.url}/{role}/tickets/{ticket_id}/status"
+                    data = {"verb": verb}
+                r = browser.post(
+                    url,
+                    data={"csrf_token": csrf, **data},
+                    headers={"Accept": "text/html"},  # a form post: refusals are flashed
+                    timeout=30,
+                    allow_redirects=False,
+                )
+                if r.status_code not in (302, 404):  # 404: not this agent's ticket (now)
+                    with lock:
+                        failures.append(f"{role} {verb} {ticket_id}: {r.status_code}")
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            with lock:
+                failures.append(repr(exc))
+
+    threads = [
+        threading.Thread(target=work, args=(seed, role, email))
+        for seed, (role, email) in enumerate(people)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    assert failures == []
+    _check(agents)
+    assert all(n >= 0 for n in _kept().values())
+    moved = db.session.scalar(select(func.count()).select_from(TicketEvent))
+    assert moved > len(ticket_ids) * 3  # a real storm: many changes went through
