@@ -9,7 +9,8 @@ import requests
 from sqlalchemy import func, select
 
 from ccr.extensions import db
-from ccr.models import OutboxEmail, Role, Ticket
+from ccr.models import OutboxEmail, Role, Ticket, User
+from ccr.services import tickets, uow
 from tests.support.clients import login_session
 
 KEY = re.compile(r'name="idempotency_key" type="hidden" value="([^"]+)"')
@@ -63,3 +64,44 @@ def test_one_form_sent_twice_at_once_raises_one_ticket(app, make_user, live_serv
                 )
             )
             assert sent == 1, kind
+
+
+def test_the_repeat_waits_for_the_first_and_gets_its_ticket(app, make_user, backend):
+    """Two units on two connections with one form's key: the repeat's claim waits until the
+    first commits, then it is answered with the first ticket and raises none."""
+    customer_id = make_user(Role.CUSTOMER).id
+    key = "k" * 24
+    first_raised, first_may_commit = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def submit(name: str, hold: bool) -> None:
+        with app.app_context():
+            try:
+                with uow.unit():
+                    ticket = tickets.open_ticket(
+                        actor=db.session.get(User, customer_id), subject="Once",
+                        description="D", idempotency_key=key,
+                    )  # fmt: skip
+                    outcome[name] = ticket.id
+                    if hold:
+                        first_raised.set()
+                        first_may_commit.wait(20)
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                outcome[name] = exc
+            first_raised.set()
+
+    one = threading.Thread(target=submit, args=("first", True))
+    one.start()
+    assert first_raised.wait(20)
+    two = threading.Thread(target=submit, args=("repeat", False))
+    two.start()
+    two.join(1.0)
+    assert two.is_alive()  # its claim of the key waits for the first unit
+    first_may_commit.set()
+    one.join(20)
+    two.join(20)
+    assert isinstance(outcome["first"], int) and outcome["repeat"] == outcome["first"]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 1
+    sent = db.session.scalar(select(func.count()).where(OutboxEmail.kind == "ticket_created"))
+    assert sent == 1
