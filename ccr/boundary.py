@@ -13,6 +13,7 @@ import logging
 from flask import Flask, Response, g
 from sqlalchemy.exc import DataError, IntegrityError
 
+from ccr import outages
 from ccr.errors import refused_value, unavailable
 from ccr.services import uow
 
@@ -39,8 +40,8 @@ def _finish(response: Response) -> Response:
         uow.finish(unit, ok=status < 400, crashed=status >= 500)
     except (DataError, IntegrityError) as exc:
         return refused_value(exc)
-    except Exception:
-        log.exception("the request's commit failed")
+    except Exception as exc:
+        outages.report("database", exc, log, "the request's commit failed")
         return unavailable()
     return response
 

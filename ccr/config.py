@@ -92,6 +92,10 @@ class Config:
         }
 
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Redis down: the limits go on in this process (logged once) and move back when it
+        # answers; login keeps working. A Redis that hangs is given up on after a second.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
         self.RATELIMIT_HEADERS_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.DEBUG = False

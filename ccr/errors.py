@@ -9,6 +9,7 @@ from flask import Flask, Response, g, make_response, render_template, request, s
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from ccr import outages
 from ccr.extensions import limiter, login_manager
 from ccr.services import uow
 
@@ -79,7 +80,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     def database_down(exc):
-        log.error("database error: %s", exc.__class__.__name__)
+        outages.report("database", exc, log, "database error on %s", request.path)
         return unavailable()
 
     @app.errorhandler(Exception)

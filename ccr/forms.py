@@ -1,9 +1,11 @@
 """Forms and field rules shared by the role blueprints."""
 
+import secrets
+
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, HiddenField, StringField, ValidationError
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ccr.inputs import text_problem
 from ccr.services.passwords import password_problem, personal_words
@@ -68,3 +70,24 @@ class TicketActionForm(CCRForm):
 
 class ConfirmForm(CCRForm):
     """A button that only needs the CSRF token (retire, retry ...)."""
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class IdempotentForm(CCRForm):
+    """A form that creates something. It carries a random key made when it is rendered, so
+    that sending it twice (a double click, a retried POST) creates one thing
+    (services.idempotency)."""
+
+    idempotency_key = HiddenField(
+        default=new_idempotency_key, validators=[Optional(), Length(max=64)]
+    )
+
+    @property
+    def sent_key(self) -> str | None:
+        """The key the submission carried (None when it carried none, as from an old page:
+        the field's default would be a fresh key)."""
+        raw = self.idempotency_key.raw_data
+        return raw[0] if raw else None

@@ -51,6 +51,7 @@ def agent_create():
             first_name=form.first_name.data or "",
             last_name=form.last_name.data or "",
             password=None if invite else form.password.data,
+            idempotency_key=form.sent_key,
         )
     except ServiceError as exc:
         form.email.errors.append(str(exc))

@@ -51,7 +51,7 @@ def category_create():
         flash(_name_refused(form), "danger")
     else:
         try:
-            create_category(form.name.data or "", actor=current_user)
+            create_category(form.name.data or "", actor=current_user, idempotency_key=form.sent_key)
         except ServiceError as exc:
             flash(str(exc), "danger")
         else:

@@ -8,20 +8,22 @@ from wtforms import (  # type: ignore[attr-defined]  # SelectChoice is newer tha
 )
 from wtforms.validators import DataRequired, Length
 
-from ccr.forms import CCRForm, email_field, good_name, good_password
+from ccr.forms import CCRForm, IdempotentForm, email_field, good_name, good_password
 from ccr.services.categories import NAME_MAX
 
 
-class CategoryForm(CCRForm):
+class CategoryForm(IdempotentForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
     submit = SubmitField("Save")
 
 
 class AssignForm(CCRForm):
     agent_id = StringField("Agent", validators=[DataRequired(), Length(max=12)])
+    # The assignee the admin saw ("" for nobody): a reassignment since then is refused.
+    expected_assignee = StringField(validators=[Length(max=12)])
 
 
-class AgentCreateForm(CCRForm):
+class AgentCreateForm(IdempotentForm):
     first_name = StringField("First name", validators=[good_name])
     last_name = StringField("Last name", validators=[good_name])
     email = email_field()

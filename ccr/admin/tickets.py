@@ -1,5 +1,7 @@
 """The admin's ticket pages: the list of every ticket, one ticket, status and assignment."""
 
+from types import EllipsisType
+
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -77,17 +79,26 @@ def assign(ticket_id: int):
         try:
             if agent is None:
                 raise ServiceError("Choose an active agent.")
-            assign_ticket(ticket, agent, actor=current_user)
+            assign_ticket(ticket, agent, actor=current_user, expected_assignee_id=_expected())
             audit(AdminAction.ASSIGN, ticket=ticket.id, agent=agent.id)
             done = f"{ticket.reference} is now assigned to {agent.full_name}."
         except ServiceError as exc:
             error = str(exc)
     if wants_json():
-        if error:
-            return jsonify(ok=False, error=error), 400
+        if error:  # with the ticket as it is now: the page shows who has it
+            return jsonify(ok=False, error=error, ticket=ticket_summary(ticket)), 400
         return jsonify(ok=True, ticket=ticket_summary(ticket))
     if error:
         flash(error, "danger")
     else:
         flash(done, "success")
     return redirect(target)
+
+
+def _expected() -> int | None | EllipsisType:
+    """The assignee the posting page showed: an id, None for nobody, ... when the form did
+    not say (a client older than the field: no check)."""
+    if "expected_assignee" not in request.form:
+        return ...
+    raw = request.form["expected_assignee"]
+    return parse_id(raw) if raw else None

@@ -1,13 +1,13 @@
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ccr.forms import CCRForm
+from ccr.forms import CCRForm, IdempotentForm
 from ccr.inputs import parse_id
 from ccr.models import Priority
 from ccr.services.tickets import DESCRIPTION_MAX, SUBJECT_MAX
 
 
-class TicketOpenForm(CCRForm):
+class TicketOpenForm(IdempotentForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     description = TextAreaField(
         "Describe the problem", validators=[DataRequired(), Length(max=DESCRIPTION_MAX)]

@@ -60,6 +60,7 @@ def new_ticket():
                 description=form.description.data,
                 priority=form.priority.data,
                 category_id=form.category_id,
+                idempotency_key=form.sent_key,
             )
         except ServiceError as exc:
             flash(str(exc), "danger")

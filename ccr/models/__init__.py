@@ -3,6 +3,7 @@
 from ccr.models.base import utcnow
 from ccr.models.codes import CodePurpose, OneTimeCode
 from ccr.models.event import TicketEvent
+from ccr.models.idempotency import IdempotencyKey
 from ccr.models.message import Message, ReadMarker
 from ccr.models.outbox import OutboxEmail, OutboxStatus
 from ccr.models.ticket import (
@@ -24,6 +25,7 @@ __all__ = [
     "WORKING_STATUSES",
     "Category",
     "CodePurpose",
+    "IdempotencyKey",
     "Message",
     "OneTimeCode",
     "OutboxEmail",

@@ -70,7 +70,7 @@ from flask import Flask
 from limits import RateLimitItem
 from socketio.exceptions import ConnectionRefusedError
 
-from ccr import logs
+from ccr import logs, outages
 from ccr.extensions import socketio
 from ccr.inputs import parse_id
 from ccr.models import TicketSnapshot, User
@@ -186,9 +186,9 @@ def _connect(bound: _Lifecycle, sid: str, environ: dict, auth: Any = None) -> No
     with bound.app.app_context(), logs.bound_socket(environ, sid), uow.own_connection():
         try:
             user, _ticket = identity.socket_state(bound.app, environ)
-        except Exception:  # e.g. the database is unreachable: the client retries
+        except Exception as exc:  # e.g. the database is unreachable: the client retries
             uow.rollback()
-            log.exception("socket user check for connect failed")
+            outages.report("database", exc, log, "socket user check for connect failed")
             raise ConnectionRefusedError("unavailable, retry") from None
         if user is None:
             raise ConnectionRefusedError("authentication required")
@@ -199,9 +199,11 @@ def _connect(bound: _Lifecycle, sid: str, environ: dict, auth: Any = None) -> No
             except ConnectionRefusedError:
                 uow.rollback()
                 raise
-            except Exception:
+            except Exception as exc:
                 uow.rollback()
-                log.exception("socket connect handler on %s failed", bound.namespace)
+                outages.report(
+                    "database", exc, log, "socket connect handler on %s failed", bound.namespace
+                )
                 raise ConnectionRefusedError("unavailable, retry") from None
         presence.add(sid, user.id, bound.namespace)
 
@@ -215,9 +217,11 @@ def _disconnect(bound: _Lifecycle, sid: str, _reason: Any = None) -> None:
         try:
             bound.handler(sid, user_id)
             uow.commit()
-        except Exception:
+        except Exception as exc:
             uow.rollback()
-            log.exception("socket disconnect handler on %s failed", bound.namespace)
+            outages.report(
+                "database", exc, log, "socket disconnect handler on %s failed", bound.namespace
+            )
 
 
 def _event(bound: _Bound, sid: str, data: Any = None, *_rest: Any) -> Ack | None:
@@ -232,9 +236,9 @@ def _run(bound: _Bound, sid: str, environ: dict, data: Any) -> Ack:
     ticket_id = parse_id(data.get("ticket_id")) if bound.ticket and isinstance(data, dict) else None
     try:
         user, ticket = identity.socket_state(bound.app, environ, ticket_id)
-    except Exception:  # e.g. the database is unreachable: the client is told, and retries
+    except Exception as exc:  # e.g. the database is unreachable: the client is told, retries
         uow.rollback()
-        log.exception("socket user check for %s failed", bound.name)
+        outages.report("database", exc, log, "socket user check for %s failed", bound.name)
         return {"ok": False, "error": FAILED}
     if user is None:
         bound.server.disconnect(sid, namespace=bound.namespace)
@@ -255,9 +259,9 @@ def _run(bound: _Bound, sid: str, environ: dict, data: Any) -> Ack:
     except ServiceError as exc:
         uow.rollback()
         return {"ok": False, "error": str(exc)}
-    except Exception:
+    except Exception as exc:
         uow.rollback()
-        log.exception("socket handler %s failed", bound.name)
+        outages.report("database", exc, log, "socket handler %s failed", bound.name)
         return {"ok": False, "error": FAILED}
     return ack
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from socketio import PubSubManager
 
-from ccr import rooms
+from ccr import outages, rooms
 from ccr.extensions import socketio
 from ccr.realtime import presence
 
@@ -27,8 +27,8 @@ def emit(
         return
     try:
         server.emit(event, data, to=room, namespace=NAMESPACE, skip_sid=skip_sid)
-    except Exception:  # e.g. the Redis message queue is down: catch-up fills the gap
-        log.warning("push %s to %s failed", event, room, exc_info=True)
+    except Exception as exc:  # e.g. the Redis message queue is down: catch-up fills the gap
+        outages.report("push", exc, log, "push %s to %s failed", event, room)
 
 
 def _may_reach_anyone(server: Any, room: str, skip_sid: str | list[str] | None) -> bool:
@@ -51,10 +51,10 @@ def disconnect_user(user_id: int) -> None:
     server = socketio.server
     try:
         server.close_room(rooms.user(user_id), namespace=NAMESPACE)
-    except Exception:
-        log.warning("close_room for user %s failed", user_id, exc_info=True)
+    except Exception as exc:
+        outages.report("push", exc, log, "close_room for user %s failed", user_id)
     for sid, namespace in presence.sockets_of_user(user_id):
         try:
             server.disconnect(sid, namespace=namespace)
-        except Exception:
-            log.warning("disconnect of %s failed", sid, exc_info=True)
+        except Exception as exc:
+            outages.report("push", exc, log, "disconnect of %s failed", sid)

@@ -1,11 +1,14 @@
 """Per-user limits for socket events (Flask-Limiter does nothing inside socket handlers).
 
-The `limits` library's moving window, on Redis when configured. Without Redis the window
-lives in this process, in `LocalMovingWindow` below rather than limits' own MemoryStorage:
-that one sweeps every key from a timer thread while events flow, which costs the chat's
-server CPU under load (docs/performance.md#local-moving-window-rate-limit).
+The `limits` library's moving window, on Redis when configured. While Redis does not
+answer, the limits go on in this process (logged once) and move back when it answers again
+(tried every RETRY_SHARED_EVERY seconds). Without Redis the window lives in this process,
+in `LocalMovingWindow` below rather than limits' own MemoryStorage: that one sweeps every
+key from a timer thread while events flow, which costs the chat's server CPU under load
+(docs/performance.md#local-moving-window-rate-limit).
 """
 
+import logging
 import math
 import threading
 import time
@@ -13,6 +16,9 @@ from collections import deque
 
 from flask import Flask
 from limits import RateLimitItem, parse, storage, strategies
+
+log = logging.getLogger(__name__)
+RETRY_SHARED_EVERY = 30.0  # seconds: how often a down Redis is tried again
 
 
 class LocalMovingWindow(storage.Storage, storage.MovingWindowSupport):
@@ -98,13 +104,16 @@ def socket_limits(app: Flask) -> "SocketLimits":
 
 class SocketLimits:
     """One app's per-user limits on its socket events (CCR_SOCKET_LIMITS), in the store
-    RATELIMIT_STORAGE_URI names, opened on first use. Every process with the same Redis
-    shares each user's budget."""
+    RATELIMIT_STORAGE_URI names, opened on first use; in this process while it is down.
+    Every process with the same Redis shares each user's budget."""
 
     def __init__(self, app: Flask) -> None:
         self._limits = app.config["CCR_SOCKET_LIMITS"]
         self._uri: str = app.config["RATELIMIT_STORAGE_URI"]
+        self._options: dict = app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}
         self._limiter: strategies.MovingWindowRateLimiter | None = None
+        self._fallback: strategies.MovingWindowRateLimiter | None = None
+        self._retry_at: float | None = None  # set while the shared store is down
 
     def limit(self, key: str) -> RateLimitItem:
         """The limit configured as `key`; KeyError when there is none."""
@@ -115,11 +124,26 @@ class SocketLimits:
 
     def allow(self, limit: RateLimitItem, key: str, user_id: int) -> bool:
         """Count one event under `key` (the limit's name) by this user; False once over."""
+        args = ("socket", key, str(user_id))
+        retry_at = self._retry_at
+        if retry_at is not None and time.monotonic() < retry_at:
+            return self._local().hit(limit, *args)
         limiter = self._limiter or self._open()
         try:
-            return limiter.hit(limit, "socket", key, str(user_id))
-        except Exception:  # the limit store (Redis) is down: do not block conversations
-            return True
+            allowed = limiter.hit(limit, *args)
+        except Exception as exc:  # the shared store (Redis) is down: limit in this process
+            if retry_at is None:
+                log.warning(
+                    "socket rate limits: the limit store does not answer (%s); limiting in "
+                    "this process until it does",
+                    type(exc).__name__,
+                )
+            self._retry_at = time.monotonic() + RETRY_SHARED_EVERY
+            return self._local().hit(limit, *args)
+        if retry_at is not None:
+            self._retry_at = None
+            log.warning("socket rate limits: the limit store answers again")
+        return allowed
 
     def wait(self, key: str, user_id: int) -> int:
         """Count one event under the limit named `key` by this user, as `allow` does: 0 when
@@ -127,7 +151,7 @@ class SocketLimits:
         limit = self.limit(key)
         if self.allow(limit, key, user_id):
             return 0
-        limiter = self._limiter or self._open()
+        limiter = self._local() if self._retry_at is not None else self._limiter or self._open()
         try:
             reset_at = limiter.get_window_stats(limit, "socket", key, str(user_id)).reset_time
         except Exception:
@@ -138,7 +162,12 @@ class SocketLimits:
         backend = (
             LocalMovingWindow()
             if self._uri.startswith("memory://")
-            else storage.storage_from_string(self._uri)
+            else storage.storage_from_string(self._uri, **self._options)
         )
         self._limiter = strategies.MovingWindowRateLimiter(backend)
         return self._limiter
+
+    def _local(self) -> strategies.MovingWindowRateLimiter:
+        if self._fallback is None:
+            self._fallback = strategies.MovingWindowRateLimiter(LocalMovingWindow())
+        return self._fallback

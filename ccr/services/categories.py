@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ccr.extensions import db
 from ccr.models import Category, User
-from ccr.services import ServiceError, uow
+from ccr.services import ServiceError, idempotency, uow
 from ccr.services.permissions import can_manage_categories, require
 
 NAME_MAX = 80
@@ -49,12 +49,20 @@ def _flush_unique(name: str) -> None:
         raise _taken(name) from None
 
 
-def create_category(name: str, *, actor: User) -> Category:
-    """A new, active category (flushed: it has its id)."""
+def create_category(name: str, *, actor: User, idempotency_key: str | None = None) -> Category:
+    """A new, active category (flushed: it has its id). A repeat of a form already sent
+    (the same idempotency_key) returns the category the first one created."""
     require(can_manage_categories, actor)
+    first = idempotency.first_result(actor, idempotency_key, "category")
+    if first is not None:
+        made = db.session.get(Category, first)
+        if made is None:
+            raise ServiceError("That category is gone; reload the page.")
+        return made
     category = Category(name=_clean_name(name), retired=False)
     db.session.add(category)
     _flush_unique(category.name)
+    idempotency.created(actor, idempotency_key, category.id)
     return category
 
 

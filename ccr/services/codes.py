@@ -16,6 +16,7 @@ from sqlalchemy import select
 from ccr.extensions import db
 from ccr.models import CodePurpose, OneTimeCode, User, utcnow
 from ccr.notify.outbox import queue_email
+from ccr.services.locks import begin_write, lock_key
 from ccr.urls import absolute_url
 
 CODE_DIGITS = 6
@@ -36,7 +37,10 @@ def new_code() -> str:
 
 
 def cancel_codes(user: User, purpose: CodePurpose, now: datetime) -> None:
-    """Cancel the user's live codes (or invitations) of this purpose."""
+    """Cancel the user's live codes (or invitations) of this purpose. The user's row is
+    locked first, so that issuing the next code after this is atomic: of two requests at
+    once, the second waits and cancels the first one's code (one live code, the latest)."""
+    lock_key(User, user.id)
     for row in db.session.scalars(
         select(OneTimeCode).where(
             OneTimeCode.user_id == user.id,
@@ -93,6 +97,7 @@ def consume_code(user: User | None, purpose: CodePurpose, code: str) -> bool:
     """
     if user is None:
         return False
+    begin_write()  # SQLite: parallel guesses queue up too (PostgreSQL: the row lock below)
     now = utcnow()
     row = db.session.scalars(
         select(OneTimeCode)

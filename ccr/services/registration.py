@@ -19,10 +19,10 @@ from ccr.services.passwords import check_policy, hash_password, personal_words
 from ccr.services.security_log import security_event
 from ccr.services.users import (
     check_names,
-    create_user,
     email_password_changed,
     end_all_sessions,
     find_user_by_email,
+    insert_user,
 )
 from ccr.urls import absolute_url
 
@@ -41,6 +41,21 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
     email = (email or "").strip().lower()
     check_policy(password, (email, first_name, last_name))
     existing = find_user_by_email(email)
+    if existing is None:
+        user = insert_user(
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            password=password,
+            role=Role.CUSTOMER,
+            verified=False,
+        )
+        if user is not None:
+            _send_verify_code(user)
+            security_event("register", user)
+            return
+        # A concurrent registration of this address committed first: go on as the second.
+        existing = find_user_by_email(email)
     if existing is not None and existing.email_verified_at is None and existing.is_active:
         # Never verified, so never usable: the latest registration replaces it. Whoever
         # pre-registered someone else's address cannot keep a password on that account.
@@ -62,17 +77,6 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
                 reset_link=absolute_url("auth.forgot_password"),
             )
         security_event("register_existing_email", existing)
-        return
-    user = create_user(
-        email=email,
-        first_name=first_name,
-        last_name=last_name,
-        password=password,
-        role=Role.CUSTOMER,
-        verified=False,
-    )
-    _send_verify_code(user)
-    security_event("register", user)
 
 
 def _send_verify_code(user: User) -> None:

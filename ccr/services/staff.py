@@ -3,10 +3,11 @@ editing, deactivating and reactivating, promoting and demoting. There is always 
 active admin."""
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ccr.extensions import db
 from ccr.models import Role, User
-from ccr.services import NotFound, ServiceError
+from ccr.services import NotFound, ServiceError, idempotency, uow
 from ccr.services.codes import send_invite
 from ccr.services.passwords import check_policy
 from ccr.services.permissions import can_manage_users, require
@@ -15,14 +16,27 @@ from ccr.services.users import check_names, create_user, end_all_sessions, find_
 
 
 def create_agent(
-    *, actor: User, email: str, first_name: str, last_name: str, password: str | None
+    *,
+    actor: User,
+    email: str,
+    first_name: str,
+    last_name: str,
+    password: str | None,
+    idempotency_key: str | None = None,
 ) -> User:
     """An admin adds an agent: with an initial password, or (password None) by invitation,
-    an emailed single-use link that expires after codes.INVITE_TTL."""
+    an emailed single-use link that expires after codes.INVITE_TTL. A repeat of a form
+    already sent (the same idempotency_key) returns the agent the first one created."""
     require(can_manage_users, actor)
     first_name, last_name = check_names(first_name, last_name)
     if password is not None:
         check_policy(password, (email, first_name, last_name))
+    first = idempotency.first_result(actor, idempotency_key, "agent")
+    if first is not None:
+        made = db.session.get(User, first)
+        if made is None:
+            raise NotFound("No such agent.")
+        return made
     user = create_user(
         email=email,
         first_name=first_name,
@@ -31,6 +45,7 @@ def create_agent(
         role=Role.AGENT,
         verified=password is not None,
     )
+    idempotency.created(actor, idempotency_key, user.id)
     if password is None:
         send_invite(user, actor)
     security_event("agent_created", actor, target=user.id, invited=password is None)
@@ -55,9 +70,17 @@ def update_staff(user: User, *, actor: User, first_name: str, last_name: str, em
     email = (email or "").strip().lower()
     other = find_user_by_email(email)
     if other is not None and other.id != user.id:
-        raise ServiceError("Another account already uses this email.")
+        raise ServiceError(EMAIL_IN_USE)
     user.first_name, user.last_name, user.email = first_name, last_name, email
+    try:  # a concurrent change or registration may take the address first
+        with uow.savepoint():
+            db.session.flush()
+    except IntegrityError:
+        raise ServiceError(EMAIL_IN_USE) from None
     security_event("staff_updated", actor, target=user.id)
+
+
+EMAIL_IN_USE = "Another account already uses this email."
 
 
 def _active_admin_count() -> int:

@@ -1,11 +1,15 @@
 """The ticket lifecycle: one transition table decides what is allowed and who may do it.
 
+Every change locks the ticket's row first (lock_ticket) and checks the transition against
+the locked row, so of two concurrent changes one wins and the other is refused with what
+happened (RELIABILITY.md R10), and the kept counters move from the row's real old values.
 Every change writes a TicketEvent and queues its emails (outbox, same transaction) and its
 pushes (after the commit). The caller's boundary commits (services.uow).
 """
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import EllipsisType
 
 from sqlalchemy import select
 
@@ -23,8 +27,9 @@ from ccr.models import (
     utcnow,
 )
 from ccr.notify.outbox import queue_email
-from ccr.services import NotFound, ServiceError, live
+from ccr.services import NotFound, ServiceError, idempotency, live
 from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps ticket_counts)
+from ccr.services.locks import lock_row
 from ccr.services.permissions import (
     can_assign,
     can_open_ticket,
@@ -90,6 +95,17 @@ def get_ticket_for(ticket_id: int, actor: User) -> Ticket:
     return ticket
 
 
+def lock_ticket(ticket: Ticket | int) -> Ticket:
+    """The ticket's row locked for the rest of the unit of work and reloaded: every verb
+    starts here and decides on what it returns (the session's copy is refreshed in place).
+    NotFound when the ticket is gone."""
+    ticket_id = ticket if isinstance(ticket, int) else ticket.id
+    locked = lock_row(Ticket, ticket_id)
+    if locked is None:
+        raise NotFound("No such ticket.")
+    return locked
+
+
 def record_event(
     ticket: Ticket, actor: User | None, verb: str, old: str | None = None, new: str | None = None
 ) -> TicketEvent:
@@ -112,9 +128,11 @@ def open_ticket(
     description: str,
     priority: Priority | str = Priority.NORMAL,
     category_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Ticket:
     """A customer raises a ticket; the customer and the admins are emailed. The ticket is
-    flushed (it has its id)."""
+    flushed (it has its id). A repeat of a form already sent (the same idempotency_key)
+    returns the ticket the first one raised, and nothing is sent again."""
     require(can_open_ticket, actor)
     subject = " ".join((subject or "").split())  # one line: it travels in email subjects
     description = (description or "").replace("\r\n", "\n").strip()
@@ -130,6 +148,12 @@ def open_ticket(
         category = db.session.get(Category, category_id)
         if category is None or category.retired:
             raise ServiceError("Choose a category from the list.")
+    first = idempotency.first_result(actor, idempotency_key, "ticket")
+    if first is not None:
+        raised = db.session.get(Ticket, first)
+        if raised is None:
+            raise NotFound("No such ticket.")
+        return raised
     now = utcnow()
     ticket = Ticket(
         subject=subject,
@@ -145,6 +169,7 @@ def open_ticket(
     )
     db.session.add(ticket)
     db.session.flush()
+    idempotency.created(actor, idempotency_key, ticket.id)
     record_event(ticket, actor, "created", None, S.OPEN.value)
     _email(actor, ticket, "ticket_created", headline="We received your request")
     for admin in _active_staff(Role.ADMIN):
@@ -153,13 +178,28 @@ def open_ticket(
     return ticket
 
 
-def assign_ticket(ticket: Ticket, agent: User, *, actor: User) -> None:
-    """An admin assigns or reassigns; the old agent loses access at once."""
+def assign_ticket(
+    ticket: Ticket,
+    agent: User,
+    *,
+    actor: User,
+    expected_assignee_id: int | None | EllipsisType = ...,
+) -> None:
+    """An admin assigns or reassigns; the old agent loses access at once.
+
+    expected_assignee_id: the assignee (None: nobody) the admin saw when choosing. When the
+    ticket has been (re)assigned since, nothing changes and the refusal names who has it:
+    of two admins assigning at once, the second learns of the first."""
     require(can_assign, actor)
+    ticket = lock_ticket(ticket)
     if agent.role not in STAFF or not agent.is_active:
         raise ServiceError("Choose an active agent.")
     if ticket.status == S.CLOSED:
         raise ServiceError("A closed ticket cannot be assigned; reopen it first.")
+    if expected_assignee_id is not ... and ticket.assignee_id != expected_assignee_id:
+        if ticket.assignee is None:
+            raise ServiceError(f"{ticket.reference} was just returned to the unassigned pool.")
+        raise ServiceError(f"{ticket.reference} was just assigned to {ticket.assignee.full_name}.")
     if ticket.assignee_id == agent.id:
         raise ServiceError(f"{ticket.reference} is already assigned to {agent.full_name}.")
     previous = ticket.assignee
@@ -194,6 +234,7 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
     transition = TRANSITIONS.get(verb)
     if transition is None:
         raise ServiceError("Unknown action.")
+    ticket = lock_ticket(ticket)
     require(can_view_ticket, actor, ticket)
     require(has_role, actor, transition.roles, message="You cannot do that to this ticket.")
     if ticket.status not in transition.sources:
@@ -238,6 +279,7 @@ def reopen_ticket(ticket: Ticket, *, actor: User) -> None:
 
 def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User) -> None:
     """The customer rates a resolved or closed ticket (1 to 5, with an optional comment)."""
+    ticket = lock_ticket(ticket)
     require(can_rate_ticket, actor, ticket)
     if ticket.status not in (S.RESOLVED, S.CLOSED):
         raise ServiceError("You can rate a ticket once it is resolved or closed.")

@@ -295,7 +295,11 @@ def _note_write(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_stray_commit(session: Session) -> None:
     """A commit that did not go through commit() still runs what was queued, once. (Inside
-    the session's commit event: such side effects cannot use this session's database.)"""
+    the session's commit event: such side effects cannot use this session's database.)
+    A savepoint's release fires this event too: the transaction goes on, and so does all it
+    holds (what it wrote, what it queued)."""
+    if session.in_nested_transaction():
+        return
     session.info.pop(_WROTE, None)
     if session.info.get(_BOUNDARY):
         return

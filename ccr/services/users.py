@@ -4,11 +4,12 @@ login, and ending a user's sessions."""
 import re
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ccr.extensions import db
 from ccr.models import Role, User, utcnow
 from ccr.notify.outbox import queue_email
-from ccr.services import ServiceError, live
+from ccr.services import ServiceError, live, uow
 from ccr.services.passwords import check_password, hash_password
 from ccr.urls import absolute_url
 
@@ -29,9 +30,39 @@ def create_user(
     role: Role,
     verified: bool = True,
 ) -> User:
-    """Add a user and flush (it has its id). Refuses a taken email."""
+    """Add a user and flush (it has its id). Refuses a taken email, also when a concurrent
+    request took it a moment ago: the same answer as had that request come first."""
+    user = insert_user(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        password=password,
+        role=role,
+        verified=verified,
+    )
+    if user is None:
+        raise ServiceError(EMAIL_TAKEN)
+    return user
+
+
+EMAIL_TAKEN = "An account with this email already exists."
+
+
+def insert_user(
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    password: str | None,
+    role: Role,
+    verified: bool = True,
+) -> User | None:
+    """create_user without the refusal: the new user (flushed), or None when the email is
+    taken. Two requests for one new address both find it free; the unique key lets one
+    insert win, and the other's insert is undone by its savepoint alone, so that request
+    can go on as the second one (never a 503 for a race; the rest of its unit stays)."""
     if find_user_by_email(email) is not None:
-        raise ServiceError("An account with this email already exists.")
+        return None
     user = User(
         email=email,
         first_name=first_name.strip(),
@@ -44,8 +75,14 @@ def create_user(
         ),
         email_verified_at=utcnow() if verified else None,
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        with uow.savepoint():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        if find_user_by_email(email) is None:
+            raise  # another constraint than the email's
+        return None
     return user
 
 

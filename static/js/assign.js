@@ -26,12 +26,16 @@ async function submit(event) {
       headers: { Accept: "application/json", "X-CSRFToken": token },
     });
     const data = await response.json().catch(() => ({ ok: false, error: "Please try again." }));
+    if (data.ticket) {
+      // The ticket as the server holds it now: the next choice is made against that.
+      showTicket(data.ticket);
+      form.elements.expected_assignee.value = data.ticket.assignee_id || "";
+    }
     if (!response.ok || !data.ok) {
       feedback(form, data.error || "The ticket could not be assigned.", true);
       return;
     }
     const t = data.ticket;
-    showTicket(t);
     form.querySelector('option[value=""]')?.remove();
     button.textContent = "Reassign";
     feedback(form, `${t.reference} is now assigned to ${t.assignee_name}.`, false);

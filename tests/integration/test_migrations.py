@@ -28,6 +28,7 @@ TABLES = {
     "read_markers",
     "outbox_emails",
     "one_time_codes",
+    "idempotency_keys",
     "categories",
 }
 

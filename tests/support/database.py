@@ -6,7 +6,7 @@ import os
 import pytest
 from sqlalchemy import text
 
-from ccr import create_app
+from ccr import create_app, outages
 from ccr.config import TestConfig
 from ccr.extensions import db
 from tests.support.services import PG_URL
@@ -63,6 +63,7 @@ def app_config(database_url, smtp_sink, tmp_path) -> TestConfig:
 @pytest.fixture
 def app(app_config, backend, tmp_path):
     os.environ["CCR_INSTANCE_PATH"] = str(tmp_path / "instance")
+    outages.reset()  # each test sees the first failure of a kind logged
     application = create_app(app_config)
     with application.app_context():
         if backend == "postgresql":

@@ -229,6 +229,21 @@ def test_releasing_a_savepoint_commits_nothing(app):
     assert _names() == []
 
 
+def test_a_unit_whose_only_write_was_in_a_released_savepoint_commits_it(app):
+    """The session's after_commit event fires when a savepoint is released: the unit must
+    still know it wrote, and run what it queued only after its real commit."""
+    ran = []
+    with unit():
+        on_commit(ran.append, "after the commit")
+        with savepoint():
+            db.session.add(Category(name="Saved"))
+            db.session.flush()
+        assert ran == []
+    assert ran == ["after the commit"]
+    db.session.remove()
+    assert _names() == ["Saved"]
+
+
 def test_a_resend_keeps_the_callers_other_work_in_the_transaction(app, make_user):
     customer, agent, admin = (make_user(r) for r in (Role.CUSTOMER, Role.AGENT, Role.ADMIN))
     ticket = open_ticket(actor=customer, subject="S", description="D")

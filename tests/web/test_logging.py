@@ -12,10 +12,10 @@ from ccr.extensions import db, socketio
 from ccr.logs import HEADER, bound_request_id, well_formed
 from ccr.models import OutboxEmail, OutboxStatus, Role, utcnow
 from ccr.notify.dispatcher import run_dispatcher
+from ccr.realtime import identity
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.support.chat import send
-from tests.support.faults import database_unreachable
 from tests.support.users import login
 
 
@@ -141,8 +141,14 @@ def test_outbox_dispatcher_lines_carry_a_round_id(app, log_stream):
 
 
 def _failing_event(sc, monkeypatch, ticket_id: int) -> dict:
-    """A send_message whose user check hits a database error, so the handler logs a line."""
-    with database_unreachable(monkeypatch):
+    """A send_message whose user check fails with a fault in the code, so the handler logs
+    a line each time (an outage, such as the database down, is logged once: ccr.outages)."""
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug in the user check")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(identity, "socket_state", broken)
         return send(sc, ticket_id, "hello")
 
 
