@@ -14,7 +14,7 @@ traceback:
   dropped.
 
 The checks look at a frame's first characters only: the JSON is still decoded once, by
-python-socketio (docs/performance.md#no-request-context-per-socket-event).
+python-socketio (docs/performance.md#socket-payloads-checked-by-plain-functions).
 """
 
 import base64
