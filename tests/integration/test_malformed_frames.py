@@ -1,12 +1,15 @@
-"""Malformed frames over a real websocket to the live server: bad JSON, wrong shapes at the
-engine.io and Socket.IO levels, reserved event names and binary junk are refused quietly (no
-traceback in the server's log), store nothing, and leave the server serving everyone else."""
+"""Malformed frames over a real websocket (and long-polling) to the live server, a fixed
+corpus and a seeded Hypothesis fuzz: bad JSON, wrong shapes at the engine.io and Socket.IO
+levels, reserved event names and binary junk are refused quietly (no traceback in the
+server's log), store nothing, and leave the server serving everyone else."""
 
 import io
 import json
 
 import pytest
 import websocket
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ccr.extensions import db, socketio
@@ -181,3 +184,42 @@ def test_a_polling_post_without_a_valid_content_length_is_refused_unread(app, le
     statuses = []
     body = socketio.server.eio.handle_request(environ, lambda status, _h: statuses.append(status))
     assert statuses == ["400 BAD REQUEST"] and body == [b"Bad request"]
+
+
+frame_heads = st.sampled_from(["", "0", "1", "2", "3", "4", "5", "6", "b", "40", "41", "42", "43"])
+frame_heads |= st.sampled_from(["44", "45", "46", "451-", "42/nowhere,", "4299", "42/,"])
+frame_tails = st.one_of(
+    st.text(max_size=30),
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=5,
+    ).map(json.dumps),
+)
+frames = st.one_of(st.tuples(frame_heads, frame_tails).map("".join), st.binary(max_size=20))
+
+
+def test_fuzzed_frames_never_log_a_traceback(live_chat):
+    srv, session, cookie, ticket_id = live_chat
+    sockets = [open_socket(srv.url, cookie)]
+
+    @settings(max_examples=80, derandomize=True, deadline=None, database=None)
+    @given(frame=frames)
+    def one_frame(frame):
+        ws = sockets[-1]
+        send_frame(ws, frame)
+        ws.settimeout(0.5)
+        if not still_answers(ws, ticket_id):  # closed by the server, or waiting for more
+            ws.close()
+            sockets.append(open_socket(srv.url, cookie))
+
+    one_frame()
+    for ws in sockets:
+        ws.close()
+    client = ChatClient(srv.url, session).connect()
+    client.join(ticket_id)
+    assert client.send(ticket_id, "after the fuzz", "ok-1")["ok"]
+    client.close()
+    log = srv.log()
+    assert "Traceback" not in log, log[-4000:]
+    assert "handler error" not in log and "Unknown receive error" not in log
