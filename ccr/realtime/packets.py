@@ -8,20 +8,25 @@ merely names them as events (`42["disconnect"]`: forgetting a live socket's pres
 traceback:
 
 - each websocket frame is a plausible engine.io packet (a type digit, or "b" and base64),
-  or the connection is closed as if the client had gone;
-- each Socket.IO packet decodes, or the client is disconnected;
+  or the connection is closed as if the client had gone; each long-polling POST body is
+  UTF-8 and holds only such packets, or it is answered 400;
+- each Socket.IO packet decodes, or it is dropped;
 - each event is a list starting with a name that is not "connect" or "disconnect", or it is
   dropped.
 
 The checks look at a frame's first characters only: the JSON is still decoded once, by
-python-socketio (docs/performance.md#no-request-context-per-socket-event).
+python-socketio (docs/performance.md#socket-payloads-checked-by-plain-functions).
 """
 
 import base64
 import binascii
+import io
 import logging
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
+
+from ccr.inputs import parse_int
 
 log = logging.getLogger(__name__)
 _ENGINE_IO_TYPES = frozenset("0123456789")
@@ -39,7 +44,8 @@ def guard(server: Any) -> None:
     websocket_class = eio._async.get("websocket")
     if websocket_class is not None:
         eio._async = {**eio._async, "websocket": _checked_websocket(websocket_class)}
-    eio.on("message", _checked_message(server, server._handle_eio_message))
+    eio.handle_request = _checked_polling(eio, eio.handle_request)
+    eio.on("message", _checked_message(server._handle_eio_message))
     server._handle_event = _checked_event(server, server._handle_event)
 
 
@@ -82,13 +88,47 @@ def _engine_io_packet(data: str) -> bool:
     return True
 
 
-def _checked_message(server: Any, handle: Callable[[str, Any], None]) -> Callable[..., None]:
+def _checked_polling(eio: Any, handle: Callable[..., Any]) -> Callable[..., Any]:
+    def handle_request(environ: dict, start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = parse_int(environ.get("CONTENT_LENGTH") or "0")
+            if length is None:
+                return _bad_request(start_response, "no valid Content-Length")
+            if length <= eio.max_http_buffer_size:  # longer: engine.io refuses it unread
+                body = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(body)
+                if not _polling_payload(body):
+                    return _bad_request(start_response, "not engine.io packets")
+        return handle(environ, start_response)
+
+    return handle_request
+
+
+def _bad_request(start_response: Callable[..., Any], why: str) -> list[bytes]:
+    log.info("socket polling request refused: %s", why)
+    start_response("400 BAD REQUEST", [("Content-Type", "text/plain")])
+    return [b"Bad request"]
+
+
+def _polling_payload(body: bytes) -> bool:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if text.startswith("d="):  # JSONP
+        jsonp = urllib.parse.parse_qs(text).get("d")
+        if not jsonp:
+            return False
+        text = jsonp[0]
+    return not text or all(_engine_io_packet(p) for p in text.split("\x1e"))
+
+
+def _checked_message(handle: Callable[[str, Any], None]) -> Callable[..., None]:
     def on_message(eio_sid: str, data: Any) -> None:
         try:
             handle(eio_sid, data)
         except _DECODE_ERRORS as exc:
-            log.info("socket packet refused, disconnecting: %s: %s", type(exc).__name__, exc)
-            server.eio.disconnect(eio_sid)
+            log.info("socket packet refused: %s: %s", type(exc).__name__, exc)
 
     return on_message
 

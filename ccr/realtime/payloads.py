@@ -15,7 +15,7 @@ A field that is absent or null takes its default (`required=True`: refused inste
 Fields the declaration does not name are dropped. A payload that is not an object is refused.
 
 Plain functions rather than a validation library: this runs on every chat message, the
-hottest path (docs/performance.md#no-request-context-per-socket-event).
+hottest path (docs/performance.md#socket-payloads-checked-by-plain-functions).
 """
 
 from collections.abc import Mapping

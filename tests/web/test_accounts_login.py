@@ -184,3 +184,11 @@ def test_login_without_a_csrf_token_is_refused_when_csrf_is_on(app_config, reque
     user = request.getfixturevalue("make_user")()
     response = _post_login(app.test_client(), user.email)
     assert response.status_code == 400
+
+
+def test_logout_tells_the_browser_to_drop_what_the_account_left_in_storage(client, login_as):
+    # The chat's unsent messages live in localStorage (tests/e2e/test_chat_privacy_browser.py).
+    login_as(Role.CUSTOMER)
+    response = client.post("/logout")
+    assert response.status_code == 302
+    assert response.headers["Clear-Site-Data"] == '"storage"'
