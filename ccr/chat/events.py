@@ -6,10 +6,11 @@ Declared with ccr.realtime.dispatch, whose docstring says how to add one.
 from typing import Any
 
 from ccr import rooms
+from ccr.chat.catchup import catch_up
 from ccr.models import Role, TicketSnapshot, User
 from ccr.realtime import presence, push
 from ccr.realtime.dispatch import Ack, event
-from ccr.services.messages import mark_read, message_payload, messages_after, post_message
+from ccr.services.messages import mark_read, post_message
 from ccr.services.permissions import can_see_internal_notes
 
 
@@ -28,11 +29,7 @@ def on_join_ticket(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> 
     if can_see_internal_notes(user, ticket):
         push.enter_room(sid, rooms.ticket_staff(ticket.id))
     presence.joined(sid, ticket.id)
-    after = _int(data.get("after_id"))
-    return {
-        "ok": True,
-        "messages": [message_payload(m) for m in messages_after(ticket, user, after)],
-    }
+    return {"ok": True, **catch_up(ticket, user, data)}
 
 
 @event("send_message")
@@ -45,7 +42,12 @@ def on_send_message(sid: str, user: User, ticket: TicketSnapshot, data: dict) ->
         internal=bool(data.get("internal")),
         sender_sid=sid,
     )
-    return {"ok": True, "id": posted.message_id, "client_id": data.get("client_id")}
+    return {
+        "ok": True,
+        "id": posted.message_id,
+        "seq": posted.seq,
+        "client_id": data.get("client_id"),
+    }
 
 
 @event("typing")

@@ -2,9 +2,10 @@ from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ccr.chat import bp
+from ccr.chat.catchup import catch_up
 from ccr.chat.forms import MessagePostForm
 from ccr.services import NotFound, ServiceError
-from ccr.services.messages import message_payload, messages_after, post_message
+from ccr.services.messages import post_message
 from ccr.services.tickets import get_ticket_for
 from ccr.urls import ticket_endpoint
 
@@ -12,16 +13,16 @@ from ccr.urls import ticket_endpoint
 @bp.get("/tickets/<int:ticket_id>/messages")
 @login_required
 def messages(ticket_id: int):
-    """Catch-up as JSON: every message the viewer may see after ?after=<id>."""
+    """Catch-up as JSON: ?after_seq=<n>&after_note_seq=<n> (ccr.chat.catchup); the old
+    ?after=<id> still answers by id."""
     try:
         ticket = get_ticket_for(ticket_id, current_user)
     except NotFound:
         abort(404)
-    after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
-    return jsonify(
-        messages=[message_payload(m) for m in messages_after(ticket, current_user, after_id)]
-    )
+    args = request.args
+    if "after_seq" not in args and "after" in args:
+        args = {"after_id": args["after"]}
+    return jsonify(catch_up(ticket, current_user, args))
 
 
 @bp.post("/tickets/<int:ticket_id>/messages")

@@ -7,7 +7,7 @@ pushes (after the commit). The caller's boundary commits (services.uow).
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from ccr import rooms
 from ccr.extensions import db
@@ -33,6 +33,7 @@ from ccr.services.permissions import (
     has_role,
     require,
 )
+from ccr.services.uow import connection as uow_connection
 from ccr.urls import ticket_url
 
 S = TicketStatus
@@ -196,6 +197,7 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
         raise ServiceError("Unknown action.")
     require(can_view_ticket, actor, ticket)
     require(has_role, actor, transition.roles, message="You cannot do that to this ticket.")
+    lock_ticket(ticket)
     if ticket.status not in transition.sources:
         raise ServiceError(
             f"“{transition.label}” is not possible while the ticket is "
@@ -225,6 +227,36 @@ def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:
         ticket, actor, verb if verb in ("reopen", "close") else "status", old.value, new.value
     )
     _notify_status(ticket, actor, verb, old)
+
+
+_T = Ticket.__table__
+_LOCK = (  # a write that changes nothing: it takes the row's lock on every database
+    update(_T)
+    .where(_T.c.id == bindparam("ticket"))
+    .values(status=_T.c.status, updated_at=_T.c.updated_at)
+)
+_LOCK_RETURNING = _LOCK.returning(_T.c.status)
+_READ_STATUS = select(_T.c.status).where(_T.c.id == bindparam("ticket"))
+_LOCKED_STATE = ["status", "assignee_id", "closed_at", "resolved_at"]
+
+
+def lock_ticket(ticket: Ticket) -> None:
+    """Hold the ticket's row until the commit, and read its status under the lock.
+
+    The chat's messages take the same lock (ccr.services.messages), so a change and a
+    message on one ticket take turns: a close that commits first refuses every later
+    public message, and a message that commits first is older than the close's time (the
+    time is read after the lock)."""
+    db.session.flush()  # what this unit changed already is what the lock then reads
+    connection = uow_connection()
+    params = {"ticket": ticket.id}
+    if connection.dialect.update_returning:
+        status = connection.execute(_LOCK_RETURNING, params).scalar()
+    else:  # e.g. Db2
+        connection.execute(_LOCK, params)
+        status = connection.execute(_READ_STATUS, params).scalar()
+    if status is not None and TicketStatus(status) != ticket.status:
+        db.session.expire(ticket, _LOCKED_STATE)  # changed since it was loaded: read it again
 
 
 def close_ticket(ticket: Ticket, *, actor: User) -> None:

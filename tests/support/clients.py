@@ -46,17 +46,30 @@ class ChatClient:
         )
         return self
 
-    def join(self, ticket_id: int, after_id: int = 0) -> list[dict]:
-        ack = self.sio.call(
-            "join_ticket", {"ticket_id": ticket_id, "after_id": after_id}, timeout=10
-        )
+    def join(
+        self,
+        ticket_id: int,
+        after_id: int = 0,
+        *,
+        after_seq: int | None = None,
+        after_note_seq: int = 0,
+    ) -> list[dict]:
+        """join_ticket: the messages after `after_seq` (and `after_note_seq` for staff)
+        when given, else after the id `after_id` (the catch-up of pages from before
+        sequence numbers)."""
+        data: dict = {"ticket_id": ticket_id}
+        if after_seq is None:
+            data["after_id"] = after_id
+        else:
+            data.update(after_seq=after_seq, after_note_seq=after_note_seq)
+        ack = self.sio.call("join_ticket", data, timeout=10)
         assert ack["ok"], ack
         return ack["messages"]
 
-    def send(self, ticket_id: int, body: str, client_id: str) -> dict:
+    def send(self, ticket_id: int, body: str, client_id: str, *, internal: bool = False) -> dict:
         return self.sio.call(
             "send_message",
-            {"ticket_id": ticket_id, "body": body, "client_id": client_id},
+            {"ticket_id": ticket_id, "body": body, "client_id": client_id, "internal": internal},
             timeout=10,
         )
 
