@@ -85,3 +85,14 @@ class ChatClient:
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()
+
+    def drop(self) -> None:
+        """The connection breaks without a closing handshake, as a network drop does (and
+        without close()'s wait for the server's closing frame)."""
+        ws = getattr(self.sio.eio, "ws", None)
+        if ws is not None:
+            ws.abort()
+        try:
+            self.close()
+        except Exception:  # already gone
+            pass
