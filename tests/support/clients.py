@@ -73,6 +73,28 @@ class ChatClient:
             timeout=10,
         )
 
+    def holdings(self, ticket_id: int, own_acks: list[dict]) -> dict[int, int]:
+        """What the page ends with, as chat.js builds it: the public messages pushed to it
+        and its own acknowledged ones, then a catch-up after the highest number up to which
+        it holds every one. Returns {seq: message id}; a number seen as two messages fails."""
+        held: dict[int, int] = {}
+
+        def take(seq: int, message_id: int) -> None:
+            assert held.setdefault(seq, message_id) == message_id, f"number {seq} twice"
+
+        with self.lock:
+            pushed = list(self.received)
+        for m in pushed:
+            take(m["seq"], m["id"])
+        for ack in own_acks:
+            take(ack["seq"], ack["id"])
+        up_to = 0
+        while up_to + 1 in held:
+            up_to += 1
+        for m in self.join(ticket_id, after_seq=up_to):
+            take(m["seq"], m["id"])
+        return held
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
