@@ -21,7 +21,7 @@ def messages(ticket_id: int):
         abort(404)
     args = request.args
     if "after_seq" not in args and "after" in args:
-        args = {"after_id": args["after"]}
+        return jsonify(catch_up(ticket, current_user, {"after_id": args["after"]}))
     return jsonify(catch_up(ticket, current_user, args))
 
 

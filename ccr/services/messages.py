@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -206,8 +207,8 @@ _CLOSED = "This ticket is closed; reopen it to continue the conversation."
 _STREAM = {False: _TICKETS.public_seq, True: _TICKETS.note_seq}  # by is_internal
 # updated_at = updated_at: the column's ORM onupdate would move it on every message; it
 # moves with the activity touch only, as it always did.
-_KEEP = {"updated_at": _TICKETS.updated_at}
-_TOUCH = {
+_KEEP: dict[str, Any] = {"updated_at": _TICKETS.updated_at}
+_TOUCH: dict[str | None, dict[str, Any]] = {
     None: _KEEP,
     "activity": {"last_activity_at": bindparam("now"), "updated_at": bindparam("now")},
     "first_response": {
