@@ -237,7 +237,7 @@ _LOCK = (  # a write that changes nothing: it takes the row's lock on every data
 )
 _LOCK_RETURNING = _LOCK.returning(_T.c.status)
 _READ_STATUS = select(_T.c.status).where(_T.c.id == bindparam("ticket"))
-_LOCKED_STATE = ["status", "assignee_id", "closed_at", "resolved_at"]
+_LOCKED_STATE = ["status", "assignee_id", "assignee", "closed_at", "resolved_at"]
 
 
 def lock_ticket(ticket: Ticket) -> None:

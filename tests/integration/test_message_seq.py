@@ -326,3 +326,19 @@ def test_close_racing_live_senders_accepts_no_message_after_the_close(live_serve
     assert all(m.created_at <= ticket.closed_at for m in saved)
     assert sorted(m.seq for m in saved) == list(range(1, len(saved) + 1))
     assert ticket.public_seq == len(saved)
+
+
+def test_a_second_close_waiting_on_the_first_is_refused_with_a_clear_answer(
+    app, backend, database_url, convo
+):
+    ticket_id, customer, _, admin = convo
+    first = _Held(app, _close(ticket_id, customer.id))
+    assert first.done_work.wait(10)
+    assert not isinstance(first.result, Exception), first.result
+    second = _Held(app, _close(ticket_id, admin.id))
+    if backend == "postgresql":
+        _waiting_for_a_lock(database_url, 1)
+        assert not second.done_work.is_set()
+    first.release()
+    refused = second.release()
+    assert isinstance(refused, ServiceError) and "while the ticket is closed" in str(refused)
