@@ -228,7 +228,7 @@ def load(
                 rating = (
                     rng.choice([1, 2, 3, 4, 4, 5, 5, 5]) if closed and rng.random() < 0.3 else None
                 )
-                yield {
+                row = {
                     "id": tid,
                     "subject": head + tail,
                     "description": f"Hello,\n\n{head}.\nThank you.",
@@ -246,28 +246,40 @@ def load(
                     "closed_at": closed,
                     "rating": rating,
                     "rating_comment": "Quick and friendly." if rating and rating >= 4 else None,
+                    "public_seq": 0,
+                    "note_seq": 0,
                 }
                 if rng.random() < MESSAGE_FRACTION:
-                    _messages(tid, customer, assignee, created, last)
+                    row["public_seq"], row["note_seq"] = _messages(
+                        tid, customer, assignee, created, last
+                    )
+                yield row
 
-        def _messages(tid, customer, assignee, created, last) -> None:
+        def _messages(tid, customer, assignee, created, last) -> tuple[int, int]:
+            """The ticket's messages; returns how many are public and how many notes."""
             count = min(1 + int(rng.expovariate(1 / 3)), 40)
             step = (last - created) / (count + 1)
+            streams = {False: 0, True: 0}  # by is_internal: each numbered 1, 2, 3 ...
             for j in range(count):
                 author = customer if (assignee is None or j % 2 == 0) else assignee
                 lines = LINES_CUSTOMER if author == customer else LINES_AGENT
+                body = rng.choice(lines).format(n=rng.randint(10000, 99999))
+                internal = author != customer and rng.random() < 0.05
+                streams[internal] += 1
                 message_rows.append(
                     {
                         "id": counters["message_id"],
                         "ticket_id": tid,
                         "author_id": author,
-                        "body": rng.choice(lines).format(n=rng.randint(10000, 99999)),
-                        "is_internal": author != customer and rng.random() < 0.05,
+                        "body": body,
+                        "is_internal": internal,
                         "client_id": f"bench-{tid}-{j}",
                         "created_at": created + step * (j + 1),
+                        "seq": streams[internal],
                     }
                 )
                 counters["message_id"] += 1
+            return streams[False], streams[True]
 
         rows = ticket_rows()
         loaded = 0

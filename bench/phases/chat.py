@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from bench.harness import Bench, Server, log, pct
 from bench.sio import Sock, open_socket
+from ccr.inputs import INT_MAX
 
 CONVERSATIONS = 200
 CHAT_SECONDS = 30
@@ -86,7 +87,9 @@ async def chat_phase(
         for ticket_id, cs, ag in socks:
             ag.on("message_created", on_created)
             for s in (cs, ag):
-                reply = await s.emit("join_ticket", {"ticket_id": ticket_id, "after_id": 10**12})
+                # Join without a catch-up: after the highest number there can be.
+                nothing = {"after_seq": INT_MAX, "after_note_seq": INT_MAX}
+                reply = await s.emit("join_ticket", {"ticket_id": ticket_id, **nothing})
                 if not reply or not reply.get("ok"):
                     raise RuntimeError(f"join_ticket refused: {reply}")
 

@@ -4,21 +4,17 @@ Declared with ccr.realtime.dispatch, whose docstring says how to add one.
 """
 
 from ccr import rooms
+from ccr.chat.catchup import catch_up
 from ccr.models import Role, TicketSnapshot, User
 from ccr.realtime import presence, push
 from ccr.realtime.dispatch import Ack, event
 from ccr.realtime.payloads import Bool, Int, Payload, Text
-from ccr.services.messages import (
-    BODY_MAX,
-    CLIENT_ID_MAX,
-    mark_read,
-    message_payload,
-    messages_after,
-    post_message,
-)
+from ccr.services.messages import BODY_MAX, CLIENT_ID_MAX, mark_read, post_message
 from ccr.services.permissions import can_see_internal_notes
 
-JoinTicket = Payload(after_id=Int(default=0), after_seq=Int())
+# after_seq / after_note_seq: the highest numbers up to which the client holds every public
+# message / note (ccr.chat.catchup); after_id: a page from before message numbers.
+JoinTicket = Payload(after_id=Int(), after_seq=Int(), after_note_seq=Int())
 SendMessage = Payload(
     body=Text(BODY_MAX, too_long=f"A message can be at most {BODY_MAX:,} characters."),
     client_id=Text(CLIENT_ID_MAX, required=True),
@@ -43,10 +39,7 @@ def on_join_ticket(sid: str, user: User, ticket: TicketSnapshot, data: dict) -> 
     if can_see_internal_notes(user, ticket):
         push.enter_room(sid, rooms.ticket_staff(ticket.id))
     presence.joined(sid, ticket.id)
-    return {
-        "ok": True,
-        "messages": [message_payload(m) for m in messages_after(ticket, user, data["after_id"])],
-    }
+    return {"ok": True, **catch_up(ticket, user, data)}
 
 
 @event("send_message", payload=SendMessage)
@@ -54,7 +47,12 @@ def on_send_message(sid: str, user: User, ticket: TicketSnapshot, data: dict) ->
     posted = post_message(
         ticket, user, data["body"], data["client_id"], internal=data["internal"], sender_sid=sid
     )
-    return {"ok": True, "id": posted.message_id, "client_id": data["client_id"]}
+    return {
+        "ok": True,
+        "id": posted.message_id,
+        "seq": posted.seq,
+        "client_id": data["client_id"],
+    }
 
 
 @event("typing", payload=Typing)

@@ -2,11 +2,11 @@ from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ccr.chat import bp
+from ccr.chat.catchup import catch_up
 from ccr.chat.forms import MessagePostForm
-from ccr.inputs import parse_int
 from ccr.realtime.ratelimit import socket_limits
 from ccr.services import NotFound, ServiceError
-from ccr.services.messages import message_payload, messages_after, post_message
+from ccr.services.messages import post_message
 from ccr.services.tickets import get_ticket_for
 from ccr.urls import ticket_endpoint
 
@@ -14,15 +14,16 @@ from ccr.urls import ticket_endpoint
 @bp.get("/tickets/<id:ticket_id>/messages")
 @login_required
 def messages(ticket_id: int):
-    """Catch-up as JSON: every message the viewer may see after ?after=<id>."""
+    """Catch-up as JSON: ?after_seq=<n>&after_note_seq=<n> (ccr.chat.catchup); the old
+    ?after=<id> still answers by id."""
     try:
         ticket = get_ticket_for(ticket_id, current_user)
     except NotFound:
         abort(404)
-    after_id = parse_int(request.args.get("after")) or 0
-    return jsonify(
-        messages=[message_payload(m) for m in messages_after(ticket, current_user, after_id)]
-    )
+    args = request.args
+    if args.get("after_seq") is None and args.get("after") is not None:
+        return jsonify(catch_up(ticket, current_user, {"after_id": args["after"]}))
+    return jsonify(catch_up(ticket, current_user, args))
 
 
 @bp.post("/tickets/<id:ticket_id>/messages")

@@ -23,6 +23,8 @@ class Message(Model):
     __table_args__ = (
         # Makes a resend with the same client id idempotent.
         UniqueConstraint("ticket_id", "author_id", "client_id"),
+        # One number per place in a stream (migration 0007); catch-up reads by it.
+        UniqueConstraint("ticket_id", "is_internal", "seq"),
         Index("ix_messages_ticket_id_id", "ticket_id", "id"),
     )
 
@@ -33,6 +35,11 @@ class Message(Model):
     is_internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     client_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The message's place in its ticket's stream: the public conversation (what the customer
+    # sees) or the internal notes, each numbered 1, 2, 3 ... in commit order, with no gaps
+    # (ccr.services.messages allocates it from the ticket's counter). Two streams, so the
+    # customer's numbers never reveal that a note exists.
+    seq: Mapped[int] = mapped_column(Integer)
 
     author: Mapped[User] = relationship()
 

@@ -106,6 +106,11 @@ class Ticket(Model):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # The last seq handed out in each message stream (Message.seq). Incremented in the
+    # transaction that inserts the message, which also locks this row: writers on one
+    # ticket take turns, so the numbers commit in order.
+    public_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    note_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     customer: Mapped[User] = relationship(foreign_keys=[customer_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])

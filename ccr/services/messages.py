@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,20 +39,29 @@ CHAT_EMAIL_EVERY = timedelta(minutes=10)
 ACTIVITY_EVERY = timedelta(seconds=30)
 
 
+# The most messages one catch-up returns; the client asks again while it gets this many.
+CATCH_UP_LIMIT = 500
+
+
 @dataclass(frozen=True)
 class Posted:
     message_id: int
     created: bool  # False when a resend found the row the first send made
+    seq: int  # the message's place in its stream (Message.seq)
 
 
 def message_payload(message: Message) -> dict:
-    columns = ("ticket_id", "author_id", "body", "is_internal", "client_id", "created_at")
+    columns = ("ticket_id", "author_id", "body", "is_internal", "client_id", "created_at", "seq")
     return _payload(message.id, {c: getattr(message, c) for c in columns}, message.author)
 
 
 def _payload(message_id: int, values: dict, author: User | None) -> dict:
+    """What every audience is sent of a message. `seq` numbers the message in its own
+    stream (public, or the notes only staff receive), so it tells a customer nothing of
+    notes."""
     return {
         "id": message_id,
+        "seq": values["seq"],
         "ticket_id": values["ticket_id"],
         "author_id": values["author_id"],
         "author_name": author.full_name if author else "Deleted user",
@@ -74,6 +84,11 @@ def post_message(
 ) -> Posted:
     """Save a message; pushes go out after the caller's commit.
 
+    The message takes the next number of its ticket's stream (Message.seq) from the
+    ticket's row, in the statement that also locks that row until the commit
+    (_allocate): writers on one ticket take turns, so the numbers commit in order, and
+    whether the ticket is closed is read from the locked row, not from the snapshot: no
+    public message is saved once a close has committed.
     A resend with the same client id returns the first row's id and creates nothing, and
     leaves the rest of the caller's transaction as it was (_insert_new).
     `ticket`: the model, or the chat's snapshot of it (the model is loaded when needed).
@@ -87,13 +102,27 @@ def post_message(
     body = (body or "").replace("\r\n", "\n").strip()
     refusal = _refusal(ticket, author, body, internal)
     if refusal is not None:
-        # A resend of a message saved before (say, before the ticket closed) still gets its id.
-        existing = _find(ticket.id, author.id, client_id)
-        if existing is not None:
-            return Posted(existing, created=False)
-        raise ServiceError(refusal)
+        return _resent_or_refuse(ticket.id, author.id, client_id, refusal)
 
     now = utcnow()
+    touch = None
+    if not internal:
+        first_response = author.role != Role.CUSTOMER and ticket.first_response_at is None
+        last = ticket.last_activity_at
+        if first_response or last is None or now - last >= ACTIVITY_EVERY:
+            touch = "first_response" if first_response else "activity"
+    # Core statements: a chat message is the hottest write
+    # (docs/performance.md#own-core-connection-per-socket-event).
+    connection = uow_connection()
+    model = isinstance(ticket, Ticket)
+    if model:  # what this unit changed of the ticket is written before the row is read
+        db.session.flush()
+    allocated = _allocate(connection, ticket.id, internal, touch, now)
+    if model:  # the model reads what the statement wrote
+        db.session.expire(ticket, _TOUCHED)
+    if allocated is None:  # closed since the snapshot was read: the locked row says so
+        return _resent_or_refuse(ticket.id, author.id, client_id, _CLOSED)
+    seq, status = allocated
     values = {
         "ticket_id": ticket.id,
         "author_id": author.id,
@@ -101,38 +130,39 @@ def post_message(
         "is_internal": internal,
         "client_id": client_id,
         "created_at": now,
+        "seq": seq,
     }
-    # Core statements: a chat message is the hottest write
-    # (docs/performance.md#own-core-connection-per-socket-event).
-    connection = uow_connection()
     message_id = _insert_new(connection, values)
     if message_id is None:  # a resend: the unique (ticket, author, client id) key was taken
-        existing = _find(ticket.id, author.id, client_id)
-        if existing is None:
+        # Hand the number back (the row is still locked: nobody took the next one), so the
+        # stream has no gap that clients would wait on.
+        connection.execute(_GIVE_BACK[internal], {"ticket": ticket.id})
+        found = _find(ticket.id, author.id, client_id)
+        if found is None:
             raise RuntimeError("a resend's message is not there")
-        return Posted(existing, created=False)
+        return Posted(found[0], created=False, seq=found[1])
     internal_or_announced = internal
-    if not internal:
-        first_response = author.role != Role.CUSTOMER and ticket.first_response_at is None
-        last = ticket.last_activity_at
-        if first_response or last is None or now - last >= ACTIVITY_EVERY:
-            connection.execute(
-                _TOUCH_FIRST_RESPONSE if first_response else _TOUCH,
-                {"ticket": ticket.id, "now": now},
-            )
-            if isinstance(ticket, Ticket):  # the model reads what the statement wrote
-                db.session.expire(ticket, _TOUCHED)
-        if author.role == Role.CUSTOMER and ticket.status == TicketStatus.WAITING_ON_CUSTOMER:
-            # The agent's "the customer replied" email already covers this message.
-            change_status(_model(ticket, author), "customer_replied", actor=author)
-            internal_or_announced = True
+    replied = author.role == Role.CUSTOMER and status == TicketStatus.WAITING_ON_CUSTOMER
+    if replied and not internal:
+        # The agent's "the customer replied" email already covers this message.
+        change_status(_model(ticket, author), "customer_replied", actor=author)
+        internal_or_announced = True
     if not internal_or_announced:
         _queue_chat_email(ticket, author, now)
     payload = _payload(message_id, values, author)
     room = rooms.ticket_staff(ticket.id) if internal else rooms.ticket(ticket.id)
     live.publish("message_created", payload, room, skip_sid=sender_sid)
     _queue_activity(ticket, author, internal)
-    return Posted(message_id, created=True)
+    return Posted(message_id, created=True, seq=seq)
+
+
+def _resent_or_refuse(ticket_id: int, author_id: int, client_id: str, refusal: str) -> Posted:
+    """A resend of a message saved before (say, before the ticket closed) still gets its
+    id; anything else is refused."""
+    found = _find(ticket_id, author_id, client_id)
+    if found is not None:
+        return Posted(found[0], created=False, seq=found[1])
+    raise ServiceError(refusal)
 
 
 def _model(ticket: TicketLike, author: User) -> Ticket:
@@ -173,13 +203,74 @@ def _insert_new(connection: Connection, values: dict) -> int | None:
 
 
 _TICKETS = Ticket.__table__.c
-_TOUCH = (
-    update(Ticket.__table__)
+_CLOSED = "This ticket is closed; reopen it to continue the conversation."
+_STREAM = {False: _TICKETS.public_seq, True: _TICKETS.note_seq}  # by is_internal
+# updated_at = updated_at: the column's ORM onupdate would move it on every message; it
+# moves with the activity touch only, as it always did.
+_KEEP: dict[str, Any] = {"updated_at": _TICKETS.updated_at}
+_TOUCH: dict[str | None, dict[str, Any]] = {
+    None: _KEEP,
+    "activity": {"last_activity_at": bindparam("now"), "updated_at": bindparam("now")},
+    "first_response": {
+        "last_activity_at": bindparam("now"),
+        "updated_at": bindparam("now"),
+        "first_response_at": bindparam("now"),
+    },
+}
+
+
+def _allocation(internal: bool, touch: str | None):
+    """UPDATE tickets SET <stream> = <stream> + 1 [, the activity touch] WHERE id = :ticket
+    [AND status != 'closed' for a public message] RETURNING <stream>, status."""
+    column = _STREAM[internal]
+    statement = update(Ticket.__table__).where(_TICKETS.id == bindparam("ticket"))
+    if not internal:
+        statement = statement.where(_TICKETS.status != TicketStatus.CLOSED)
+    return statement.values({column.key: column + 1, **_TOUCH[touch]})
+
+
+# Built once, so their compiled forms are reused; the activity touch rides in the same
+# statement (docs/performance.md#sequence-number-in-the-tickets-update).
+_ALLOCATE = {
+    (internal, touch): _allocation(internal, touch)
+    for internal in (False, True)
+    for touch in _TOUCH
+    if not (internal and touch)
+}
+_ALLOCATE_RETURNING = {
+    key: statement.returning(_STREAM[key[0]], _TICKETS.status)
+    for key, statement in _ALLOCATE.items()
+}
+_GIVE_BACK = {
+    internal: update(Ticket.__table__)
     .where(_TICKETS.id == bindparam("ticket"))
-    .values(last_activity_at=bindparam("now"), updated_at=bindparam("now"))
-)
-_TOUCH_FIRST_RESPONSE = _TOUCH.values(first_response_at=bindparam("now"))
-_TOUCHED = ["last_activity_at", "updated_at", "first_response_at"]
+    .values({column.key: column - 1, **_KEEP})
+    for internal, column in _STREAM.items()
+}
+_READ_STREAM = {
+    internal: select(column, _TICKETS.status).where(_TICKETS.id == bindparam("ticket"))
+    for internal, column in _STREAM.items()
+}
+# What the model must read again after the allocation wrote its row.
+_TOUCHED = ["public_seq", "note_seq", "status", "last_activity_at", "updated_at",
+            "first_response_at"]  # fmt: skip
+
+
+def _allocate(
+    connection: Connection, ticket_id: int, internal: bool, touch: str | None, now: datetime
+) -> tuple[int, TicketStatus] | None:
+    """The next number of the ticket's stream and the ticket's status, read from its row
+    under the row lock the UPDATE takes (PostgreSQL; SQLite serialises every writer);
+    None when a public message meets a closed ticket (nothing was changed)."""
+    params = {"ticket": ticket_id, "now": now}
+    key = (internal, touch)
+    if connection.dialect.update_returning:
+        row = connection.execute(_ALLOCATE_RETURNING[key], params).first()
+    elif connection.execute(_ALLOCATE[key], params).rowcount:  # e.g. Db2: no RETURNING
+        row = connection.execute(_READ_STREAM[internal], params).first()
+    else:
+        row = None
+    return None if row is None else (row[0], TicketStatus(row[1]))
 
 
 def _refusal(ticket: TicketLike, author: User, body: str, internal: bool) -> str | None:
@@ -191,34 +282,54 @@ def _refusal(ticket: TicketLike, author: User, body: str, internal: bool) -> str
     if internal and not can_see_internal_notes(author, ticket):
         return "Only staff can write internal notes."
     if ticket.status == TicketStatus.CLOSED and not internal:
-        return "This ticket is closed; reopen it to continue the conversation."
+        return _CLOSED
     return None
 
 
 def messages_after(
-    ticket: TicketLike, viewer: User, after_id: int = 0, limit: int = 500
+    ticket: TicketLike, viewer: User, after_id: int = 0, limit: int = CATCH_UP_LIMIT
 ) -> list[Message]:
-    """Catch-up: the messages the viewer may see with an id above after_id, in id order."""
+    """The messages the viewer may see with an id above after_id, in id order (the page,
+    and clients from before sequence numbers: by id, a late commit can be skipped)."""
     query = select(Message).where(Message.ticket_id == ticket.id, Message.id > after_id)
     if not can_see_internal_notes(viewer, ticket):
         query = query.where(Message.is_internal.is_(False))
     return list(db.session.scalars(query.order_by(Message.id).limit(limit)))
 
 
-_FIND = select(_MESSAGES.c.id).where(
+def messages_after_seq(
+    ticket: TicketLike,
+    viewer: User,
+    after_seq: int = 0,
+    after_note_seq: int = 0,
+    limit: int = CATCH_UP_LIMIT,
+) -> list[Message]:
+    """Catch-up: the public messages numbered above after_seq and, for a viewer who may see
+    internal notes, the notes numbered above after_note_seq, in the order they were saved.
+    A client passes the highest number up to which it holds every message."""
+    public = Message.is_internal.is_(False) & (Message.seq > after_seq)
+    if can_see_internal_notes(viewer, ticket):
+        public = public | (Message.is_internal.is_(True) & (Message.seq > after_note_seq))
+    query = select(Message).where(Message.ticket_id == ticket.id, public)
+    return list(db.session.scalars(query.order_by(Message.id).limit(limit)))
+
+
+_FIND = select(_MESSAGES.c.id, _MESSAGES.c.seq).where(
     _MESSAGES.c.ticket_id == bindparam("ticket_id"),
     _MESSAGES.c.author_id == bindparam("author_id"),
     _MESSAGES.c.client_id == bindparam("client_id"),
 )
 
 
-def _find(ticket_id: int, author_id: int, client_id: str) -> int | None:
-    """The id of the message a resend repeats (on the unit's connection: no ORM session)."""
-    return (
+def _find(ticket_id: int, author_id: int, client_id: str) -> tuple[int, int] | None:
+    """The id and seq of the message a resend repeats (on the unit's connection: no ORM
+    session)."""
+    row = (
         uow_connection()
         .execute(_FIND, {"ticket_id": ticket_id, "author_id": author_id, "client_id": client_id})
-        .scalar()
+        .first()
     )
+    return None if row is None else (row[0], row[1])
 
 
 _PUBLIC_ID = case((Message.is_internal.is_(False), Message.id))

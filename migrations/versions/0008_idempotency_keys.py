@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_idempotency_keys"
-down_revision = "0006_list_indexes_with_id"
+down_revision = "0007_message_seq"
 branch_labels = None
 depends_on = None
 

@@ -2,6 +2,11 @@
 // A message is a clone of the page's <template id="message-template"> (the server's own
 // markup, templates/_message.html) filled with textContent only; the server id decides
 // order and duplicates.
+// Completeness: every message has a number in its ticket's stream (the public conversation,
+// and for staff the internal notes), 1, 2, 3 ... in commit order. The page keeps, per
+// stream, the highest number up to which it holds every message, and asks the server for
+// everything after it: on (re)connect, every 20 s, and at once when it holds a message
+// beyond a gap (a push lost while the message queue was down, a process restarted).
 import { capitalize, unseenCounter, viewer } from "./lib/dom.js";
 import { connect } from "./lib/socket.js";
 import { showTicket } from "./lib/ticket.js";
@@ -26,6 +31,42 @@ let typingTimer = null;
 // One message in flight at a time, in the order they were typed: the server ids (and so
 // everyone's view) then follow the writer's order, also after a reconnect.
 let inFlight = false;
+// Per stream (0: public, 1: internal notes): `upTo` every number 1..upTo is here;
+// `beyond` the numbers held above a gap.
+const streams = [{ upTo: 0, beyond: new Set() }, { upTo: 0, beyond: new Set() }];
+let catching = false;
+let catchAgain = false;
+
+function hold(internal, seq) {
+  const s = streams[internal ? 1 : 0];
+  if (!seq || seq <= s.upTo) return;
+  s.beyond.add(seq);
+  while (s.beyond.delete(s.upTo + 1)) s.upTo += 1;
+}
+
+function hasGap() {
+  return streams.some((s) => s.beyond.size > 0);
+}
+
+function catchUpNow() {
+  if (!socket || !socket.connected) return;
+  if (catching) { catchAgain = true; return; }
+  catching = true;
+  catchAgain = false;
+  const before = streams[0].upTo + streams[1].upTo;
+  socket.timeout(10000).emit("join_ticket", catchUpRequest(), (err, ack) => {
+    catching = false;
+    if (!err) catchUp(ack);
+    const progressed = streams[0].upTo + streams[1].upTo !== before;
+    // More waiting, or a gap seen while this was in flight: ask again. A gap the answer
+    // did not fill waits for the next push or the periodic catch-up, never a tight loop.
+    if (catchAgain || (ack && ack.more && progressed)) catchUpNow();
+  });
+}
+
+function catchUpRequest() {
+  return { ticket_id: ticketId, after_seq: streams[0].upTo, after_note_seq: streams[1].upTo };
+}
 
 function lastId() {
   let max = 0;
@@ -72,6 +113,7 @@ function build(msg) {
   li.classList.toggle("internal", Boolean(msg.internal));
   li.classList.toggle("mine", mine);
   if (msg.id) li.dataset.id = msg.id;
+  if (msg.seq) li.dataset.seq = msg.seq;
   if (msg.client_id) li.dataset.clientId = msg.client_id;
   li.querySelector(".author").textContent = msg.author_name;
   li.querySelector(".role").textContent = capitalize(msg.author_role);
@@ -106,14 +148,19 @@ function insertInOrder(li) {
 }
 
 function accept(msg) {
+  hold(msg.internal, msg.seq);
   if (list.querySelector('li[data-id="' + msg.id + '"]')) return; // duplicate delivery
   if (msg.author_id === me.id && msg.client_id && pending.has(msg.client_id)) {
-    confirmSent(msg.client_id, msg.id);
+    confirmSent(msg.client_id, msg.id, msg.seq);
     return;
   }
   const mine = msg.author_id === me.id && msg.client_id
     ? list.querySelector('li[data-client-id="' + CSS.escape(msg.client_id) + '"]') : null;
-  if (mine) { mine.dataset.id = msg.id; return; }
+  if (mine) {
+    mine.dataset.id = msg.id;
+    if (msg.seq) mine.dataset.seq = msg.seq;
+    return;
+  }
   render(msg);
   if (msg.author_id !== me.id) {
     if (document.visibilityState === "visible") markRead(msg.id);
@@ -121,13 +168,15 @@ function accept(msg) {
   }
 }
 
-function confirmSent(clientId, id) {
+function confirmSent(clientId, id, seq) {
   const p = pending.get(clientId);
   pending.delete(clientId);
   savePending();
   if (!p) return;
+  hold(p.internal, seq);
   p.li.remove();
   p.li.dataset.id = id;
+  if (seq) p.li.dataset.seq = seq;
   insertInOrder(p.li);
   stateLabel(p.li, "sent");
 }
@@ -156,7 +205,7 @@ function pump() {
     (err, ack) => {
       inFlight = false;
       if (err) { stateLabel(p.li, "failed", "No answer from the server; retrying when reconnected."); return; }
-      if (ack && ack.ok) { confirmSent(clientId, ack.id); pump(); return; }
+      if (ack && ack.ok) { confirmSent(clientId, ack.id, ack.seq); pump(); return; }
       p.held = true; // refused (too long, too fast, closed ticket): the person decides
       stateLabel(p.li, "failed", (ack && ack.error) || "Not saved.");
       pump();
@@ -183,25 +232,28 @@ function setClosed(closed) {
 function listen() {
   socket.on("connect", () => {
     setStatus("", "connected");
-    socket.emit("join_ticket", { ticket_id: ticketId, after_id: lastId() }, (ack) => {
+    socket.emit("join_ticket", catchUpRequest(), (ack) => {
       if (!ack || !ack.ok) { setStatus((ack && ack.error) || "Could not join the conversation.", "error"); return; }
       catchUp(ack);
+      if (ack.more || hasGap()) catchUpNow();
       const newest = lastId();
       if (newest) markRead(newest);
       pump(); // anything typed while offline goes now, in order
     });
   });
-  // Pushes are hints: a periodic catch-up also recovers anything lost while the message
-  // queue (Redis) between server processes was down, even though this socket stayed up.
-  setInterval(() => {
-    if (socket.connected) socket.emit("join_ticket", { ticket_id: ticketId, after_id: lastId() }, catchUp);
-  }, 20000);
+  // Pushes are hints: a periodic catch-up also recovers the newest messages whose pushes
+  // were lost (no later message shows the gap), even though this socket stayed up.
+  setInterval(catchUpNow, 20000);
   socket.on("disconnect", () => {
     inFlight = false; // an unanswered send is resent on reconnect
     setStatus("Reconnecting… messages you write will be sent once the connection is back.", "reconnecting");
   });
   socket.on("connect_error", () => setStatus("Reconnecting…", "reconnecting"));
-  socket.on("message_created", (msg) => { if (msg.ticket_id === ticketId) accept(msg); });
+  socket.on("message_created", (msg) => {
+    if (msg.ticket_id !== ticketId) return;
+    accept(msg);
+    if (hasGap()) catchUpNow(); // a message before this one never arrived: ask for it now
+  });
   socket.on("messages_read", (ev) => {
     if (ev.ticket_id !== ticketId || ev.user_id === me.id) return;
     list.querySelectorAll("li.mine[data-id]").forEach((li) => {
@@ -266,6 +318,9 @@ function upgradeForm() {
 }
 
 if (list && template) {
+  list.querySelectorAll("li[data-seq]").forEach((li) => {
+    hold(li.classList.contains("internal"), Number(li.dataset.seq));
+  });
   socket = connect();
   unseen = unseenCounter(() => {
     const newest = lastId();

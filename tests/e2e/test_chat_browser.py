@@ -9,6 +9,7 @@ from ccr.models import Ticket
 from ccr.services import tickets
 from ccr.services.uow import commit
 from tests.e2e.conftest import log_in
+from tests.support.clients import ChatClient, login_session
 from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -115,3 +116,31 @@ def test_a_closed_tickets_conversation_is_read_only(chat, app):
         page.reload()
         expect(page.locator("#chat-closed")).to_be_visible()
         assert page.locator("#message-form").count() == 0
+
+
+def test_a_gap_in_the_pushes_is_filled_at_once(app, live_server, scene, new_page, mailbox):
+    """Two processes with no message queue between them (as when Redis is down): the
+    agent's first message is saved on the other process and its push never reaches the
+    customer's page. The second one's push arrives numbered 2; the page holds no 1, so it
+    asks for it at once (not at its periodic catch-up, 20 s later) and shows both in order."""
+    s = scene(customer={"email": "gap-cust@example.com"}, agent={"email": "gap-agent@example.com"})
+    env = {"CCR_OUTBOX_DISPATCHER": "off"}
+    one, two = live_server(**env), live_server(**env)
+    cust = new_page(one.url)
+    log_in(cust, s.customer.email, PASSWORD)
+    cust.goto(f"/customer/tickets/{s.ticket.id}")
+    expect(cust.locator("#chat-status")).to_have_attribute("data-state", "connected")
+    elsewhere = ChatClient(two.url, login_session(two.url, s.agent.email)).connect()
+    here = ChatClient(one.url, elsewhere.session).connect()
+    try:
+        assert elsewhere.send(s.ticket.id, "pushed nowhere", "g1")["seq"] == 1
+        assert here.send(s.ticket.id, "pushed to the page", "g2")["seq"] == 2
+        expect(cust.locator("#messages li.message")).to_have_count(2, timeout=10_000)
+        assert bodies(cust) == ["pushed nowhere", "pushed to the page"]
+        seqs = cust.locator("#messages li.message").evaluate_all(
+            "els => els.map(e => e.dataset.seq)"
+        )
+        assert seqs == ["1", "2"]
+    finally:
+        elsewhere.drop()
+        here.drop()

@@ -6,6 +6,7 @@ SMTP lose nothing."""
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -108,6 +109,40 @@ def test_chat_across_processes_survives_a_killed_process_and_a_redis_outage(
     assert [m["id"] for m in missed] == [a["id"] for a in during]
     cust.close()
     agt2.close()
+
+
+def test_a_redis_outage_while_both_sides_send_loses_nothing_at_the_receivers(cluster, people):
+    """R9: the customer and the agent, on different processes, write at once while Redis is
+    down; every push between them is lost and each one's own acks are newer than the other
+    side's messages. Once Redis is back, each page catches up after the highest number up
+    to which it holds every message, and ends with every message exactly once."""
+    ticket_id, customer_email, agent_email = people
+    cust, cust_up = _client_on(cluster, customer_email)
+    agt, agt_up = _client_on(cluster, agent_email, avoid=cust_up)
+    assert cust_up != agt_up
+    cust.join(ticket_id, after_seq=0)
+    agt.join(ticket_id, after_seq=0)
+    acks = {"c": [cust.send(ticket_id, "before the outage", "c-before")], "a": []}
+    agt.wait_for(1)
+
+    cluster.redis.stop()
+
+    def write(client, prefix):
+        return [client.send(ticket_id, f"{prefix} {i}", f"{prefix}-{i}") for i in range(10)]
+
+    with ThreadPoolExecutor(2) as pool:
+        sent = dict(zip("ca", pool.map(write, (cust, agt), ("c", "a")), strict=True))
+    acks["c"] += sent["c"]
+    acks["a"] += sent["a"]
+    assert all(a["ok"] for a in acks["c"] + acks["a"]), acks
+    cluster.redis.start()
+
+    everything = {a["seq"]: a["id"] for a in acks["c"] + acks["a"]}
+    assert sorted(everything) == list(range(1, 22))  # one number each, none skipped
+    assert cust.holdings(ticket_id, acks["c"]) == everything
+    assert agt.holdings(ticket_id, acks["a"]) == everything
+    cust.close()
+    agt.close()
 
 
 def test_stopping_smtp_delays_emails_but_delivers_every_one(cluster, people, mailbox):

@@ -94,6 +94,49 @@ def test_the_counters_revision_counts_the_tickets_already_there(empty_database):
     assert counted == {(0, "open"): 2, (2, "assigned"): 1, (2, "closed"): 2, (0, "closed"): 1}
 
 
+def test_the_sequence_revision_numbers_existing_messages_in_id_order(empty_database):
+    app = create_app(config_for(empty_database))
+    with app.app_context():
+        upgrade(revision="0006_list_indexes_with_id")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, first_name, last_name, role, active, "
+                "session_version, notify_chat_email, created_at) VALUES "
+                "(1, 'c@example.com', 'C', 'C', 'customer', true, 1, true, '2026-01-01'), "
+                "(2, 'a@example.com', 'A', 'A', 'agent', true, 1, true, '2026-01-01')"
+            ))  # fmt: skip
+            for ticket in (1, 2, 3):
+                conn.execute(
+                    text(
+                        "INSERT INTO tickets (id, subject, description, priority, "
+                        "priority_rank, status, customer_id, created_at, updated_at, "
+                        "last_activity_at) VALUES (:t, 'S', 'D', 'normal', 1, 'open', 1, "
+                        "'2026-01-01', '2026-01-01', '2026-01-01')"
+                    ),
+                    {"t": ticket},
+                )
+            # ids interleave the tickets and the streams; ticket 3 has no messages
+            rows = [(10, 1, False), (11, 2, False), (12, 1, True), (13, 1, False),
+                    (14, 2, True), (15, 1, True), (16, 1, False)]  # fmt: skip
+            for message_id, ticket, internal in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO messages (id, ticket_id, author_id, body, is_internal, "
+                        "client_id, created_at) VALUES (:id, :t, 2, 'b', :i, :c, '2026-01-01')"
+                    ),
+                    {"id": message_id, "t": ticket, "i": internal, "c": f"c{message_id}"},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            seqs = dict(conn.execute(text("SELECT id, seq FROM messages")).all())
+            counters = conn.execute(
+                text("SELECT id, public_seq, note_seq FROM tickets ORDER BY id")
+            ).all()
+        db.engine.dispose()
+    assert seqs == {10: 1, 13: 2, 16: 3, 12: 1, 15: 2, 11: 1, 14: 1}
+    assert [tuple(r) for r in counters] == [(1, 3, 2), (2, 1, 1), (3, 0, 0)]
+
+
 def test_migrated_schema_matches_the_models(empty_database):
     app = create_app(config_for(empty_database))
     with app.app_context():

@@ -2,6 +2,8 @@
 processes talk to each other; a killed process's clients reconnect elsewhere and catch up;
 a Redis outage loses no saved message."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import redis
 
@@ -97,6 +99,46 @@ def test_r5_a_redis_outage_loses_no_saved_message(live_server, ticket_pair, tmp_
         missed = agt.join(ticket_id, after_id=first["id"])
         assert [m["id"] for m in missed] == [a["id"] for a in during]
         assert [m["body"] for m in missed] == [f"during outage {i}" for i in range(3)]
+        cust.close()
+        agt.close()
+    finally:
+        own.stop()
+
+
+def test_r9_a_redis_outage_while_both_sides_send_loses_nothing_at_the_receivers(
+    live_server, ticket_pair, tmp_path
+):
+    """Both sides write at once on two processes while our own Redis is down: every push
+    between the processes is lost, and the pages' own acks are newer than the other side's
+    messages. Each page catches up after the highest number up to which it holds every
+    message and ends with all of them, each once."""
+    if RedisServer.binary() is None:
+        pytest.skip("redis-server is not installed: this test starts and kills its own Redis")
+    ticket_id, customer, agent = ticket_pair
+    own = RedisServer(tmp_path).start()
+    try:
+        env = {"REDIS_URL": own.url, "CCR_OUTBOX_DISPATCHER": "off"}
+        one, two = live_server(**env), live_server(**env)
+        cust, agt = _client(one, customer), _client(two, agent)
+        cust.join(ticket_id, after_seq=0)
+        agt.join(ticket_id, after_seq=0)
+        acks = {"c": [cust.send(ticket_id, "before", "c-before")]}
+        agt.wait_for(1)
+        own.stop()
+
+        def write(client, prefix):
+            return [client.send(ticket_id, f"{prefix} {i}", f"{prefix}-{i}") for i in range(8)]
+
+        with ThreadPoolExecutor(2) as pool:
+            sent = dict(zip("ca", pool.map(write, (cust, agt), ("c", "a")), strict=True))
+        acks["c"] += sent["c"]
+        acks["a"] = sent["a"]
+        assert all(a["ok"] for a in acks["c"] + acks["a"])
+        own.start()
+        everything = {a["seq"]: a["id"] for a in acks["c"] + acks["a"]}
+        assert sorted(everything) == list(range(1, 18))
+        assert cust.holdings(ticket_id, acks["c"]) == everything
+        assert agt.holdings(ticket_id, acks["a"]) == everything
         cust.close()
         agt.close()
     finally:

@@ -13,9 +13,12 @@ def connect_as(app, socket_client, user):
     return sc
 
 
-def joined(app, socket_client, user, ticket_id, after_id=0):
+def joined(app, socket_client, user, ticket_id, after_id=0, **after_seqs):
+    """Connect and join; catch up after `after_id`, or after the sequence numbers given
+    (after_seq=, after_note_seq=)."""
     sc = connect_as(app, socket_client, user)
-    ack = sc.emit("join_ticket", {"ticket_id": ticket_id, "after_id": after_id}, callback=True)
+    data = {"ticket_id": ticket_id, **(after_seqs or {"after_id": after_id})}
+    ack = sc.emit("join_ticket", data, callback=True)
     assert ack["ok"], ack
     sc.get_received()
     return sc, ack

@@ -46,19 +46,54 @@ class ChatClient:
         )
         return self
 
-    def join(self, ticket_id: int, after_id: int = 0) -> list[dict]:
-        ack = self.sio.call(
-            "join_ticket", {"ticket_id": ticket_id, "after_id": after_id}, timeout=10
-        )
+    def join(
+        self,
+        ticket_id: int,
+        after_id: int = 0,
+        *,
+        after_seq: int | None = None,
+        after_note_seq: int = 0,
+    ) -> list[dict]:
+        """join_ticket: the messages after `after_seq` (and `after_note_seq` for staff)
+        when given, else after the id `after_id` (the catch-up of pages from before
+        sequence numbers)."""
+        data: dict = {"ticket_id": ticket_id}
+        if after_seq is None:
+            data["after_id"] = after_id
+        else:
+            data.update(after_seq=after_seq, after_note_seq=after_note_seq)
+        ack = self.sio.call("join_ticket", data, timeout=10)
         assert ack["ok"], ack
         return ack["messages"]
 
-    def send(self, ticket_id: int, body: str, client_id: str) -> dict:
+    def send(self, ticket_id: int, body: str, client_id: str, *, internal: bool = False) -> dict:
         return self.sio.call(
             "send_message",
-            {"ticket_id": ticket_id, "body": body, "client_id": client_id},
+            {"ticket_id": ticket_id, "body": body, "client_id": client_id, "internal": internal},
             timeout=10,
         )
+
+    def holdings(self, ticket_id: int, own_acks: list[dict]) -> dict[int, int]:
+        """What the page ends with, as chat.js builds it: the public messages pushed to it
+        and its own acknowledged ones, then a catch-up after the highest number up to which
+        it holds every one. Returns {seq: message id}; a number seen as two messages fails."""
+        held: dict[int, int] = {}
+
+        def take(seq: int, message_id: int) -> None:
+            assert held.setdefault(seq, message_id) == message_id, f"number {seq} twice"
+
+        with self.lock:
+            pushed = list(self.received)
+        for m in pushed:
+            take(m["seq"], m["id"])
+        for ack in own_acks:
+            take(ack["seq"], ack["id"])
+        up_to = 0
+        while up_to + 1 in held:
+            up_to += 1
+        for m in self.join(ticket_id, after_seq=up_to):
+            take(m["seq"], m["id"])
+        return held
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -72,3 +107,14 @@ class ChatClient:
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()
+
+    def drop(self) -> None:
+        """The connection breaks without a closing handshake, as a network drop does (and
+        without close()'s wait for the server's closing frame)."""
+        ws = getattr(self.sio.eio, "ws", None)
+        if ws is not None:
+            ws.abort()
+        try:
+            self.close()
+        except Exception:  # already gone
+            pass
