@@ -21,9 +21,9 @@ def messages(ticket_id: int):
     except NotFound:
         abort(404)
     args = request.args
-    if args.get("after_seq") is None and args.get("after") is not None:
-        return jsonify(catch_up(ticket, current_user, {"after_id": args["after"]}))
-    return jsonify(catch_up(ticket, current_user, args))
+    return jsonify(
+        catch_up(ticket, current_user, {**args.to_dict(), "after_id": args.get("after")})
+    )
 
 
 @bp.post("/tickets/<id:ticket_id>/messages")

@@ -10,23 +10,16 @@ BEGIN IMMEDIATE), so the second sees the first's result. A refused first attempt
 back with its claim, so the corrected form can be sent again with the same key.
 """
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
 from ccr.models import IdempotencyKey, User, utcnow
 from ccr.services import ServiceError, uow
 from ccr.services.locks import begin_write
+from ccr.services.unique import InsertNew
 
 KEY_MAX = 64
 _KEYS = IdempotencyKey.__table__
-_CLAIM = {
-    name: insert_(_KEYS)
-    .on_conflict_do_nothing(index_elements=["user_id", "key"])
-    .returning(_KEYS.c.user_id)
-    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_claim = InsertNew(_KEYS, ["user_id", "key"], _KEYS.c.user_id)  # None: claimed before
 ALREADY_SENT = "This form was sent already. Reload the page to start again."
 
 
@@ -44,17 +37,7 @@ def first_result(actor: User, key: str | None, kind: str) -> int | None:
     begin_write()
     connection = uow.connection()
     values = {"user_id": actor.id, "key": key, "kind": kind, "created_at": utcnow()}
-    claim = _CLAIM.get(connection.dialect.name)
-    if claim is not None:
-        claimed = connection.execute(claim, values).first() is not None
-    else:  # other databases: the primary key refuses the second claim
-        try:
-            with connection.begin_nested():
-                connection.execute(insert(_KEYS), values)
-            claimed = True
-        except IntegrityError:
-            claimed = False
-    if claimed:
+    if _claim(connection, values) is not None:
         return None
     row = connection.execute(
         select(_KEYS.c.kind, _KEYS.c.result_id).where(

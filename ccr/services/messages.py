@@ -5,10 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from ccr import rooms
 from ccr.extensions import db
@@ -26,6 +23,7 @@ from ccr.notify.outbox import queue_email
 from ccr.services import ServiceError, live
 from ccr.services.permissions import can_see_internal_notes, can_view_ticket, require
 from ccr.services.tickets import change_status, get_ticket_for
+from ccr.services.unique import InsertNew
 from ccr.services.uow import connection as uow_connection
 from ccr.urls import ticket_url
 
@@ -171,35 +169,9 @@ def _model(ticket: TicketLike, author: User) -> Ticket:
 
 
 _MESSAGES = Message.__table__
-_UNIQUE_KEY = ["ticket_id", "author_id", "client_id"]
-_INSERT_NEW = {
-    "postgresql": pg_insert(_MESSAGES)
-    .on_conflict_do_nothing(index_elements=_UNIQUE_KEY)
-    .returning(_MESSAGES.c.id),
-    "sqlite": sqlite_insert(_MESSAGES)
-    .on_conflict_do_nothing(index_elements=_UNIQUE_KEY)
-    .returning(_MESSAGES.c.id),
-}
-_INSERT = insert(_MESSAGES)
-
-
-def _insert_new(connection: Connection, values: dict) -> int | None:
-    """The new message's id, or None when the unique (ticket, author, client id) key was
-    taken (a resend).
-
-    INSERT ... ON CONFLICT DO NOTHING RETURNING id (SQLite >= 3.35, PostgreSQL) rather than
-    a SAVEPOINT around a plain INSERT: like the savepoint, a taken key never rolls back the
-    caller's other work in the transaction, and it stays one statement, where the savepoint
-    would add two to every chat message. Other databases get the savepoint."""
-    statement = _INSERT_NEW.get(connection.dialect.name)
-    if statement is not None:
-        return connection.execute(statement, values).scalar()
-    try:  # other databases: a savepoint keeps the caller's work when the key is taken
-        with connection.begin_nested():
-            key = connection.execute(_INSERT, values).inserted_primary_key
-    except IntegrityError:
-        return None
-    return key[0] if key is not None else None
+# The new message's id, or None when the unique (ticket, author, client id) key was taken
+# (a resend); the caller's other work in the unit stays (ccr.services.unique).
+_insert_new = InsertNew(_MESSAGES, ["ticket_id", "author_id", "client_id"], _MESSAGES.c.id)
 
 
 _TICKETS = Ticket.__table__.c
