@@ -55,10 +55,12 @@ def _tune_gc() -> None:
 
 
 def post_worker_init(worker):
-    """JSON access/error lines when the app logs JSON; SQLite checkpoints in the background;
-    start the in-process outbox dispatcher when CCR_OUTBOX_DISPATCHER=inprocess. Runs in the
-    worker, after gevent's patching."""
+    """JSON access/error lines when the app logs JSON; SQLite checkpoints and full garbage
+    collections in the background (ccr/idle_gc.py); start the in-process outbox dispatcher
+    when CCR_OUTBOX_DISPATCHER=inprocess. Runs in the worker, after gevent's patching."""
     _tune_gc()
+    from ccr.extensions import socketio
+    from ccr.idle_gc import run_forever
     from ccr.logs import configure_gunicorn
     from ccr.notify.dispatcher import start_dispatcher
     from ccr.sqlite_wal import start_checkpointer
@@ -75,6 +77,7 @@ def post_worker_init(worker):
             f"{worker_class} worker, which needs {expected!r}"
         )
     configure_gunicorn(worker.log, app)
+    socketio.start_background_task(run_forever, socketio.sleep)
     if start_checkpointer(app):
         worker.log.info("SQLite WAL checkpoints run in the background")
     if start_dispatcher(app):
