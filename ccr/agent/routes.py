@@ -88,8 +88,12 @@ def transfer(ticket_id: int):
             abort(404)
         except ServiceError as exc:
             error = str(exc)
-    if error:
+    if error:  # the page again, with what was chosen and written
         flash(error, "danger")
-        return redirect(url_for("agent.ticket", ticket_id=ticket.id))
+        other_tickets = queries.customer_other_tickets(ticket, current_user)
+        page = render_ticket(
+            ticket, "agent/ticket.html", other_tickets=other_tickets, transfer_form=form
+        )
+        return page, 400
     flash(f"{ticket.reference} is now with {agent.full_name}, with your note.", "success")
     return redirect(url_for("agent.dashboard"))

@@ -282,7 +282,7 @@ def test_a_bad_hand_over_is_refused_with_a_clear_message(app, scene, make_user, 
         data={"agent_id": str(target.id), "note": note},
         follow_redirects=True,
     )
-    assert r.status_code == 200 and 'alert-danger' in r.data.decode()
+    assert r.status_code == 400 and "alert-danger" in r.data.decode()
     assert _ticket(s.ticket.id).assignee_id == s.agent.id
 
 

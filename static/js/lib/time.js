@@ -1,11 +1,13 @@
 // Every <time datetime> on any page, in words relative to now ("5 min ago", "yesterday"),
 // with the absolute time on hover (title). Elements added later (a live message, a patched
-// list) are formatted as they arrive, and all are kept fresh once a minute. Without this
+// list) are formatted as they arrive, and all are kept fresh every 30 seconds. Without this
 // script the server's absolute times stay.
 const MINUTE = 60;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+const absolute = new Intl.DateTimeFormat(undefined, {
+  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+});
 const date = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
 
 export function relative(when, now = new Date()) {
