@@ -113,6 +113,7 @@ class TicketEditForm(CCRForm):
     )
     category = SelectField("Category", choices=[], validate_choice=False)
     submit = SubmitField("Save")
+    _category_values: set[str] = set()
 
     def set_categories(self, categories, current: Category | None) -> None:
         """The active categories, and the ticket's own even when it has been retired."""
@@ -122,9 +123,10 @@ class TicketEditForm(CCRForm):
         self.category.choices = [SelectChoice("", "— None —")] + [
             SelectChoice(str(c.id), c.name) for c in listed
         ]
+        self._category_values = {str(c.id) for c in listed}
 
-    def validate_category(self, field: Field) -> None:
-        if field.data and field.data not in {c.value for c in field.choices}:
+    def validate_category(self, field: SelectField) -> None:
+        if field.data and field.data not in self._category_values:
             raise ValidationError("Choose a category from the list.")
 
     @property
@@ -137,8 +139,8 @@ class TicketTransferForm(CCRForm):
 
     agent_id = SelectField("Hand on to", choices=[], validate_choice=False)
     note = TextAreaField(
-        "Note for them", validators=[DataRequired(message="Write a note for your colleague."),
-                                      Length(max=BODY_MAX)]
+        "Note for them",
+        validators=[DataRequired(message="Write a note for your colleague."), Length(max=BODY_MAX)],
     )
     submit = SubmitField("Hand on")
 

@@ -76,10 +76,11 @@ def transfer(ticket_id: int):
     ticket = load_ticket(ticket_id)
     form = _transfer_form(request.form)
     agent_id = parse_id(form.agent_id.data)
+    agent = queries.get_user(agent_id) if agent_id is not None else None
     error = None
     if not form.validate_on_submit():
         error = first_error(form, "Choose a colleague and write a note.")
-    elif agent_id is None or (agent := queries.get_user(agent_id)) is None:
+    elif agent is None:
         error = "Choose a colleague from the list."
     else:
         try:
@@ -88,8 +89,8 @@ def transfer(ticket_id: int):
             abort(404)
         except ServiceError as exc:
             error = str(exc)
-    if error:  # the page again, with what was chosen and written
-        flash(error, "danger")
+    if error or agent is None:  # the page again, with what was chosen and written
+        flash(error or "Choose a colleague from the list.", "danger")
         other_tickets = queries.customer_other_tickets(ticket, current_user)
         page = render_ticket(
             ticket, "agent/ticket.html", other_tickets=other_tickets, transfer_form=form

@@ -76,7 +76,9 @@ def new_ticket():
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
     # "Change your rating" starts from the rating given.
-    rated = {"rating": str(ticket.rating), "comment": ticket.rating_comment} if ticket.rating else {}
+    rated = (
+        {"rating": str(ticket.rating), "comment": ticket.rating_comment} if ticket.rating else {}
+    )
     return render_ticket(ticket, "customer/ticket.html", rate_form=TicketRateForm(**rated))
 
 

@@ -52,9 +52,7 @@ def can_edit_ticket(user: User | None, ticket: TicketLike) -> bool:
 
 def can_transfer_ticket(user: User | None, ticket: TicketLike) -> bool:
     """Handing a ticket on to a colleague: its agent (an admin assigns instead)."""
-    return (
-        has_role(user, (Role.AGENT,)) and user is not None and ticket.assignee_id == user.id
-    )
+    return has_role(user, (Role.AGENT,)) and user is not None and ticket.assignee_id == user.id
 
 
 def can_assign(user: User | None) -> bool:

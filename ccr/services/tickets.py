@@ -216,9 +216,7 @@ def give_to(ticket: Ticket, agent: User, *, actor: User, verb: str) -> None:
     if ticket.status == S.OPEN:
         ticket.status = S.ASSIGNED
     _touch(ticket)
-    record_event(
-        ticket, actor, verb, previous.full_name if previous else None, agent.full_name
-    )
+    record_event(ticket, actor, verb, previous.full_name if previous else None, agent.full_name)
     if old_status != ticket.status:
         record_event(ticket, actor, "status", old_status.value, ticket.status.value)
     _email(agent, ticket, "ticket_assigned_agent", headline="A ticket was assigned to you")

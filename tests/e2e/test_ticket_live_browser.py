@@ -169,7 +169,9 @@ def test_staff_change_priority_and_category_and_other_pages_follow(desk):
     agt.select_option("#edit-form select[name=category]", label="Billing")
     agt.get_by_role("button", name="Save").click()
     expect(agt.locator(".alert-success")).to_contain_text("Priority and category saved.")
-    expect(timeline(agt).nth(-2)).to_contain_text("Priya Tester changed the priority from normal to urgent")
+    expect(timeline(agt).nth(-2)).to_contain_text(
+        "Priya Tester changed the priority from normal to urgent"
+    )
     expect(timeline(agt).last).to_contain_text("changed the category from none to Billing")
 
     expect(cus.locator("#ticket-priority")).to_have_text("Urgent")
@@ -191,7 +193,9 @@ def test_an_agent_hands_a_ticket_on_and_the_receiver_reads_the_note_first(desk, 
     adm = desk.open(desk.admin, desk.url["admin"])
     agt = desk.open(desk.agent, desk.url["agent"])
     choices = agt.locator("#transfer-form select[name=agent_id] option").all_inner_texts()
-    assert "Sam Tester" in choices and "Away Tester" not in choices and "Priya Tester" not in choices
+    assert (
+        "Sam Tester" in choices and "Away Tester" not in choices and "Priya Tester" not in choices
+    )
 
     agt.fill("#transfer-form textarea[name=note]", "She needs the March invoice re-sent")
     agt.get_by_role("button", name="Hand on").click()  # nobody chosen
@@ -214,10 +218,14 @@ def test_an_agent_hands_a_ticket_on_and_the_receiver_reads_the_note_first(desk, 
     rcv = desk.open(sam, desk.url["agent"])
     note = rcv.locator("#handover-note")
     expect(note).to_have_text("She needs the March invoice re-sent")
-    expect(rcv.get_by_role("heading", name="Priya Tester handed this ticket on to you")).to_be_visible()
+    expect(
+        rcv.get_by_role("heading", name="Priya Tester handed this ticket on to you")
+    ).to_be_visible()
     top = note.bounding_box()["y"]
     assert top < rcv.locator("#conversation").bounding_box()["y"]
-    expect(rcv.locator("#messages li.internal")).to_contain_text("She needs the March invoice re-sent")
+    expect(rcv.locator("#messages li.internal")).to_contain_text(
+        "She needs the March invoice re-sent"
+    )
 
 
 def test_timeline_in_words_relative_times_read_state_and_the_rating_preselected(desk):

@@ -17,7 +17,6 @@ from ccr.services.messages import post_message
 from ccr.services.tickets import change_status, edit_ticket, rate_ticket
 from ccr.services.transfers import transfer_ticket
 from ccr.services.uow import commit
-from tests.support.smtp import body_text
 from tests.support.users import login
 
 
@@ -322,7 +321,9 @@ def test_the_timeline_reads_in_words_with_the_absolute_time_on_hover(app, resolv
     assert f"{priya}</span> resolved the ticket" in timeline
     assert f"{alice}</span> rated 4 of 5" in timeline
     assert "→" not in timeline and "rated:" not in timeline
-    assert re.search(r'<time datetime="[0-9T:.\-]+Z" title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">', timeline)
+    assert re.search(
+        r'<time datetime="[0-9T:.\-]+Z" title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">', timeline
+    )
 
 
 def test_change_your_rating_starts_from_the_rating_given(app, resolved):
@@ -357,6 +358,6 @@ def test_the_live_part_has_no_chrome_and_leaves_flash_messages_for_the_page(app,
     part = A.get(f"/agent/tickets/{s.ticket.id}?part=live")
     assert part.status_code == 200 and part.headers["Cache-Control"] == "no-store"
     html = part.data.decode()
-    assert 'data-ticket-region' in html and "<nav" not in html and "<script" not in html
+    assert "data-ticket-region" in html and "<nav" not in html and "<script" not in html
     assert "is now in progress" not in html
     assert "is now in progress" in A.get(f"/agent/tickets/{s.ticket.id}").data.decode()
