@@ -4,10 +4,22 @@ import secrets
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, Field, HiddenField, StringField, ValidationError
+from wtforms import (  # type: ignore[attr-defined]  # SelectChoice is newer than the stubs
+    EmailField,
+    Field,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from ccr.inputs import text_problem
+from ccr.inputs import parse_id, text_problem
+from ccr.models import Category, Priority
+from ccr.services.messages import BODY_MAX
 from ccr.services.passwords import password_problem, personal_words
 from ccr.services.users import name_problem
 
@@ -91,3 +103,48 @@ class IdempotentForm(CCRForm):
         the field's default would be a fresh key)."""
         raw = self.idempotency_key.raw_data
         return raw[0] if raw else None
+
+
+class TicketEditForm(CCRForm):
+    """Staff set a ticket's priority and category (the choices are the page's)."""
+
+    priority = SelectField(
+        "Priority", choices=[SelectChoice(p.value, p.value.capitalize()) for p in Priority]
+    )
+    category = SelectField("Category", choices=[], validate_choice=False)
+    submit = SubmitField("Save")
+    _category_values: set[str] = set()
+
+    def set_categories(self, categories, current: Category | None) -> None:
+        """The active categories, and the ticket's own even when it has been retired."""
+        listed = list(categories)
+        if current is not None and current not in listed:
+            listed.append(current)
+        self.category.choices = [SelectChoice("", "— None —")] + [
+            SelectChoice(str(c.id), c.name) for c in listed
+        ]
+        self._category_values = {str(c.id) for c in listed}
+
+    def validate_category(self, field: SelectField) -> None:
+        if field.data and field.data not in self._category_values:
+            raise ValidationError("Choose a category from the list.")
+
+    @property
+    def category_id(self) -> int | None:
+        return parse_id(self.category.data)
+
+
+class TicketTransferForm(CCRForm):
+    """An agent hands the ticket on: to whom, and the note they see first."""
+
+    agent_id = SelectField("Hand on to", choices=[], validate_choice=False)
+    note = TextAreaField(
+        "Note for them",
+        validators=[DataRequired(message="Write a note for your colleague."), Length(max=BODY_MAX)],
+    )
+    submit = SubmitField("Hand on")
+
+    def set_agents(self, agents) -> None:
+        self.agent_id.choices = [SelectChoice("", "— Choose a colleague —")] + [
+            SelectChoice(str(a.id), a.full_name) for a in agents
+        ]

@@ -2,19 +2,26 @@
 
 from dataclasses import dataclass
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Select, select
 from sqlalchemy.orm import defer, selectinload
 
 from ccr.extensions import db
-from ccr.forms import TicketActionForm
+from ccr.forms import TicketActionForm, TicketEditForm
 from ccr.inputs import parse_int
 from ccr.models import Message, Ticket, TicketEvent, User
-from ccr.services import NotFound, ServiceError
+from ccr.services import NotFound, ServiceError, queries
+from ccr.services.categories import active_categories
 from ccr.services.messages import messages_after
-from ccr.services.tickets import TRANSITIONS, allowed_verbs, change_status, get_ticket_for
+from ccr.services.tickets import (
+    TRANSITIONS,
+    allowed_verbs,
+    change_status,
+    edit_ticket,
+    get_ticket_for,
+)
 from ccr.urls import ticket_endpoint
 
 PER_PAGE = 25
@@ -98,22 +105,122 @@ def ticket_page(ticket_id: int, template: str, **extra):
     return render_ticket(load_ticket(ticket_id), template, **extra)
 
 
+def live_part() -> bool:
+    """The ticket page asked for by its own script (?part=live) for the parts that follow
+    live changes: no page chrome, no messages, no flash messages taken, nothing marked read."""
+    return request.args.get("part") == "live"
+
+
 def render_ticket(ticket: Ticket, template: str, **extra):
     events = db.session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
     ).all()
-    messages: list[Message] = messages_after(ticket, current_user, 0, limit=2000)
-    return render_template(
-        template,
-        ticket=ticket,
-        events=events,
-        messages=messages,
-        verbs=allowed_verbs(ticket, current_user),
-        live_script="chat.js",
-        action_form=TicketActionForm(),
-        verb_labels={verb: t.label for verb, t in TRANSITIONS.items()},
-        **extra,
+    live = live_part()
+    messages: list[Message] = [] if live else messages_after(ticket, current_user, 0, limit=2000)
+    staff = current_user.is_staff
+    if staff and "edit_form" not in extra:
+        extra["edit_form"] = edit_form(ticket)
+    response = make_response(
+        render_template(
+            template,
+            ticket=ticket,
+            events=events,
+            messages=messages,
+            read_upto=(0, 0) if live else queries.read_upto(ticket, current_user),
+            handover=queries.transfer_note(ticket, current_user, events) if staff else None,
+            describe=describe_event,
+            verbs=allowed_verbs(ticket, current_user),
+            live_script="chat.js",
+            live_part=live,
+            action_form=TicketActionForm(),
+            verb_labels={verb: t.label for verb, t in TRANSITIONS.items()},
+            **extra,
+        )
     )
+    if live:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def edit_form(ticket: Ticket) -> TicketEditForm:
+    """The staff's priority and category form, showing the ticket's values."""
+    form = TicketEditForm(
+        formdata=None, priority=ticket.priority.value, category=str(ticket.category_id or "")
+    )
+    form.set_categories(active_categories(), ticket.category)
+    return form
+
+
+def apply_edit(ticket_id: int):
+    """POST handler for the staff roles: set priority and category, flash, go back."""
+    ticket = load_ticket(ticket_id)
+    form = TicketEditForm()
+    form.set_categories(active_categories(), ticket.category)
+    if not form.validate_on_submit():
+        flash(first_error(form, "Choose a priority and a category from the lists."), "danger")
+        return redirect(ticket_url(ticket.id))
+    try:
+        changed = edit_ticket(
+            ticket,
+            priority=form.priority.data or "",
+            category_id=form.category_id,
+            actor=current_user,
+        )
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(str(exc), "danger")
+    else:
+        done = " and ".join(changed).capitalize() + " saved." if changed else "Nothing changed."
+        flash(done, "success" if changed else "info")
+    return redirect(ticket_url(ticket.id))
+
+
+def first_error(form, default: str) -> str:
+    """The first of a form's field errors, for a flash message."""
+    for errors in form.errors.values():
+        for error in errors:
+            return str(error)
+    return default
+
+
+# The timeline in words: what each event verb says after the actor's name.
+_STATUS_WORDS = {
+    "in_progress": "started work on the ticket",
+    "waiting_on_customer": "is waiting on the customer's reply",
+    "resolved": "resolved the ticket",
+    "assigned": "set the ticket to assigned",
+    "open": "returned the ticket to the unassigned pool",
+}
+
+
+def describe_event(event: TicketEvent) -> str:
+    """The timeline's sentence for an event, without its actor: "resolved the ticket",
+    "rated 4 of 5", "changed the priority from normal to high"; "" for an event another one
+    already says."""
+    old, new = event.old_value, event.new_value
+    words = {
+        "created": "created the ticket",
+        "assigned": f"assigned the ticket to {new}",
+        "reassigned": f"reassigned the ticket from {old} to {new}",
+        "transferred": f"handed the ticket on to {new}",
+        "close": "closed the ticket",
+        "reopen": "reopened the ticket",
+        "rated": f"changed the rating from {old} to {new} of 5" if old else f"rated {new} of 5",
+        "priority": f"changed the priority from {old} to {new}",
+        "category": f"changed the category from {old or 'none'} to {new or 'none'}",
+    }
+    if event.verb == "status":
+        if old == "open" and new == "assigned":
+            return ""  # said by the assignment next to it
+        if old == "waiting_on_customer" and new == "in_progress":
+            return "replied, so the ticket is in progress again"
+        return _STATUS_WORDS.get(new or "", f"set the status to {_label(new)}")
+    return words.get(event.verb, f"{_label(event.verb)}: {_label(old)} → {_label(new)}")
+
+
+def _label(value: str | None) -> str:
+    return (value or "—").replace("_", " ")
 
 
 def ticket_url(ticket_id: int) -> str:

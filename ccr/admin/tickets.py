@@ -17,6 +17,7 @@ from ccr.services.categories import all_categories
 from ccr.services.tickets import assign_ticket, ticket_summary
 from ccr.views import (
     AgentChoices,
+    apply_edit,
     apply_verb,
     load_ticket,
     paginate_tickets,
@@ -59,6 +60,12 @@ def ticket(ticket_id: int):
 @role_required(Role.ADMIN)
 def ticket_status(ticket_id: int):
     return apply_verb(ticket_id)
+
+
+@bp.post("/tickets/<id:ticket_id>/fields")
+@role_required(Role.ADMIN)
+def ticket_fields(ticket_id: int):
+    return apply_edit(ticket_id)
 
 
 @bp.post("/tickets/<id:ticket_id>/assign")

@@ -75,7 +75,11 @@ def new_ticket():
 @role_required(Role.CUSTOMER)
 def ticket(ticket_id: int):
     ticket = load_ticket(ticket_id)
-    return render_ticket(ticket, "customer/ticket.html", rate_form=TicketRateForm())
+    # "Change your rating" starts from the rating given.
+    rated = (
+        {"rating": str(ticket.rating), "comment": ticket.rating_comment} if ticket.rating else {}
+    )
+    return render_ticket(ticket, "customer/ticket.html", rate_form=TicketRateForm(**rated))
 
 
 @bp.get("/tickets/<id:ticket_id>/close")

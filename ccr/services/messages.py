@@ -87,6 +87,8 @@ def post_message(
     (_allocate): writers on one ticket take turns, so the numbers commit in order, and
     whether the ticket is closed is read from the locked row, not from the snapshot: no
     public message is saved once a close has committed.
+    A customer's reply moves a ticket waiting on them back to work, and reopens a resolved
+    one to its agent (an event and the agent's email, as any reopen: _REPLY_VERBS).
     A resend with the same client id returns the first row's id and creates nothing, and
     leaves the rest of the caller's transaction as it was (_insert_new).
     `ticket`: the model, or the chat's snapshot of it (the model is loaded when needed).
@@ -140,10 +142,10 @@ def post_message(
             raise RuntimeError("a resend's message is not there")
         return Posted(found[0], created=False, seq=found[1])
     internal_or_announced = internal
-    replied = author.role == Role.CUSTOMER and status == TicketStatus.WAITING_ON_CUSTOMER
-    if replied and not internal:
-        # The agent's "the customer replied" email already covers this message.
-        change_status(_model(ticket, author), "customer_replied", actor=author)
+    reply_verb = _REPLY_VERBS.get(status) if author.role == Role.CUSTOMER else None
+    if reply_verb is not None and not internal:
+        # The agent's "the customer replied" or "reopened" email already covers this message.
+        change_status(_model(ticket, author), reply_verb, actor=author)
         internal_or_announced = True
     if not internal_or_announced:
         _queue_chat_email(ticket, author, now)
@@ -152,6 +154,14 @@ def post_message(
     live.publish("message_created", payload, room, skip_sid=sender_sid)
     _queue_activity(ticket, author, internal)
     return Posted(message_id, created=True, seq=seq)
+
+
+# What a customer's reply does to a ticket in these states (the status is the locked row's,
+# from the allocation: no extra read for the usual chat message).
+_REPLY_VERBS = {
+    TicketStatus.WAITING_ON_CUSTOMER: "customer_replied",  # back to the agent's work
+    TicketStatus.RESOLVED: "reopen",  # not solved after all: back to the agent, as any reopen
+}
 
 
 def _resent_or_refuse(ticket_id: int, author_id: int, client_id: str, refusal: str) -> Posted:

@@ -45,6 +45,16 @@ def can_rate_ticket(user: User | None, ticket: TicketLike) -> bool:
     return can_view_ticket(user, ticket) and user is not None and user.id == ticket.customer_id
 
 
+def can_edit_ticket(user: User | None, ticket: TicketLike) -> bool:
+    """Priority and category: the staff who may see the ticket."""
+    return can_view_ticket(user, ticket) and user is not None and user.is_staff
+
+
+def can_transfer_ticket(user: User | None, ticket: TicketLike) -> bool:
+    """Handing a ticket on to a colleague: its agent (an admin assigns instead)."""
+    return has_role(user, (Role.AGENT,)) and user is not None and ticket.assignee_id == user.id
+
+
 def can_assign(user: User | None) -> bool:
     return is_admin(user)
 
@@ -69,6 +79,12 @@ def is_account_holder(user: User | None, account: User) -> bool:
 _DENIALS: dict[Callable[..., bool], tuple[str, type[ServiceError], str]] = {
     can_view_ticket: ("ticket_access_denied", NotFound, "No such ticket."),
     can_rate_ticket: ("ticket_access_denied", NotFound, "No such ticket."),
+    can_edit_ticket: ("ticket_edit_denied", Forbidden, "Only staff change priority and category."),
+    can_transfer_ticket: (
+        "ticket_transfer_denied",
+        Forbidden,
+        "Only the ticket's agent can hand it on.",
+    ),
     has_role: ("role_denied", Forbidden, "You cannot do that."),
     can_open_ticket: ("open_ticket_denied", Forbidden, "Only customers raise tickets."),
     can_assign: ("assign_denied", Forbidden, "Only admins assign tickets."),

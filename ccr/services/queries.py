@@ -27,6 +27,7 @@ from ccr.models import (
 )
 from ccr.services import counts
 from ccr.services.permissions import is_admin
+from ccr.services.transfers import TRANSFER_NOTE
 
 S = TicketStatus
 SEARCH_MAX = 200
@@ -345,3 +346,38 @@ def get_category(category_id: int) -> Category | None:
 
 def get_outbox_email(email_id: int) -> OutboxEmail | None:
     return db.session.get(OutboxEmail, email_id)
+
+
+def read_upto(ticket: Ticket, viewer: User) -> tuple[int, int]:
+    """How far the other side has read, from the stored read markers: (public, notes). A
+    public message of the viewer's is read once the other side's marker reached it (the
+    customer's for staff, any staff member's for the customer); an internal note once
+    another staff member's did."""
+    rows = db.session.execute(
+        select(ReadMarker.user_id, ReadMarker.last_read_message_id, User.role)
+        .join(User, User.id == ReadMarker.user_id)
+        .where(ReadMarker.ticket_id == ticket.id, ReadMarker.user_id != viewer.id)
+    ).all()
+    staff = [upto for _, upto, role in rows if role != Role.CUSTOMER]
+    customer = [upto for user_id, upto, _ in rows if user_id == ticket.customer_id]
+    public = max(customer if viewer.is_staff else staff, default=0)
+    return public, max(staff, default=0)
+
+
+def transfer_note(ticket: Ticket, viewer: User, events) -> Message | None:
+    """The note a colleague left when handing the ticket to the viewer, while it is still
+    theirs from that hand-over (events: the ticket's timeline, oldest first)."""
+    moves = [e for e in events if e.verb in ("assigned", "reassigned", "transferred")]
+    if not moves or moves[-1].verb != "transferred" or ticket.assignee_id != viewer.id:
+        return None
+    return db.session.scalars(
+        select(Message)
+        .where(
+            Message.ticket_id == ticket.id,
+            Message.is_internal.is_(True),
+            Message.author_id == moves[-1].actor_id,
+            Message.client_id.startswith(TRANSFER_NOTE, autoescape=True),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()

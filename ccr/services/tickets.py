@@ -32,6 +32,7 @@ from ccr.services import counts as _counts  # noqa: F401 (its flush hook keeps t
 from ccr.services.locks import lock_row
 from ccr.services.permissions import (
     can_assign,
+    can_edit_ticket,
     can_open_ticket,
     can_rate_ticket,
     can_view_ticket,
@@ -202,6 +203,12 @@ def assign_ticket(
         raise ServiceError(f"{ticket.reference} was just assigned to {ticket.assignee.full_name}.")
     if ticket.assignee_id == agent.id:
         raise ServiceError(f"{ticket.reference} is already assigned to {agent.full_name}.")
+    give_to(ticket, agent, actor=actor, verb="reassigned" if ticket.assignee else "assigned")
+
+
+def give_to(ticket: Ticket, agent: User, *, actor: User, verb: str) -> None:
+    """Give the locked ticket to `agent` (assign_ticket, services.transfers): the event, the
+    emails, the pushes; the previous agent's sockets leave the ticket."""
     previous = ticket.assignee
     old_status = ticket.status
     ticket.assignee_id = agent.id
@@ -209,13 +216,7 @@ def assign_ticket(
     if ticket.status == S.OPEN:
         ticket.status = S.ASSIGNED
     _touch(ticket)
-    record_event(
-        ticket,
-        actor,
-        "reassigned" if previous else "assigned",
-        previous.full_name if previous else None,
-        agent.full_name,
-    )
+    record_event(ticket, actor, verb, previous.full_name if previous else None, agent.full_name)
     if old_status != ticket.status:
         record_event(ticket, actor, "status", old_status.value, ticket.status.value)
     _email(agent, ticket, "ticket_assigned_agent", headline="A ticket was assigned to you")
@@ -227,6 +228,52 @@ def assign_ticket(
     if previous is not None:
         live.publish("ticket_unassigned", {"id": ticket.id}, rooms.user(previous.id))
         live.revoke(previous.id, ticket.id)
+
+
+def edit_ticket(
+    ticket: Ticket,
+    *,
+    priority: Priority | str,
+    category_id: int | None,
+    actor: User,
+) -> list[str]:
+    """Staff set the ticket's priority and category. Each field that changes is an event on
+    the timeline; the assigned agent is emailed when someone else changed their ticket.
+    Returns the names of the fields that changed (none: nothing was written)."""
+    ticket = lock_ticket(ticket)
+    require(can_view_ticket, actor, ticket)
+    require(can_edit_ticket, actor, ticket)
+    try:
+        priority = Priority(priority)
+    except ValueError:
+        raise ServiceError("Choose a priority from the list.") from None
+    category = None
+    if category_id is not None:
+        category = db.session.get(Category, category_id)
+        if category is None or (category.retired and category_id != ticket.category_id):
+            raise ServiceError("Choose a category from the list.")
+    changed = []
+    if priority != ticket.priority:
+        record_event(ticket, actor, "priority", ticket.priority.value, priority.value)
+        ticket.priority = priority
+        ticket.priority_rank = priority.rank
+        changed.append("priority")
+    if category_id != ticket.category_id:
+        old = ticket.category.name if ticket.category else None
+        record_event(ticket, actor, "category", old, category.name if category else None)
+        ticket.category_id = category_id
+        ticket.category = category
+        changed.append("category")
+    if not changed:
+        return changed
+    _touch(ticket)
+    if ticket.assignee is not None and ticket.assignee_id != actor.id:
+        what = " and ".join(changed).capitalize()
+        _email(ticket.assignee, ticket, "ticket_edited", headline=f"{what} changed")
+    data = ticket_summary(ticket)
+    live.publish("ticket_updated", data, rooms.ticket(ticket.id))
+    live.publish("ticket_updated", data, rooms.admins())
+    return changed
 
 
 def change_status(ticket: Ticket, verb: str, *, actor: User) -> None:

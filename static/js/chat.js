@@ -10,10 +10,11 @@
 import { capitalize, unseenCounter, viewer } from "./lib/dom.js";
 import { connect } from "./lib/socket.js";
 import { showTicket } from "./lib/ticket.js";
+import { refreshTicket } from "./ticket-live.js";
 
 const list = document.getElementById("messages");
 const template = document.getElementById("message-template");
-const form = document.getElementById("message-form");
+let form = document.getElementById("message-form");
 const statusEl = document.getElementById("chat-status");
 const typingEl = document.getElementById("typing-indicator");
 const me = viewer();
@@ -36,6 +37,8 @@ let inFlight = false;
 const streams = [{ upTo: 0, beyond: new Set() }, { upTo: 0, beyond: new Set() }];
 let catching = false;
 let catchAgain = false;
+let joinedBefore = false;
+let leaving = false; // the page is navigating away (a form was sent)
 
 function hold(internal, seq) {
   const s = streams[internal ? 1 : 0];
@@ -236,6 +239,8 @@ function listen() {
       if (!ack || !ack.ok) { setStatus((ack && ack.error) || "Could not join the conversation.", "error"); return; }
       catchUp(ack);
       if (ack.more || hasGap()) catchUpNow();
+      if (joinedBefore) refreshLive(); // changes whose pushes this page missed meanwhile
+      joinedBefore = true;
       const newest = lastId();
       if (newest) markRead(newest);
       pump(); // anything typed while offline goes now, in order
@@ -272,9 +277,26 @@ function listen() {
     if (t.id !== ticketId) return;
     showTicket(t);
     setClosed(t.status === "closed");
+    refreshLive();
   });
-  socket.on("ticket_unassigned", (ev) => { if (ev.id === ticketId) window.location.reload(); });
+  // Reassigned away: the page shows the refusal, unless this page is already leaving (the
+  // agent handed the ticket on from it).
+  socket.on("ticket_unassigned", (ev) => { if (ev.id === ticketId && !leaving) window.location.reload(); });
+  window.addEventListener("beforeunload", () => { leaving = true; });
 }
+
+// The badge, buttons, forms and timeline follow the change; the message box stays as it is
+// (setClosed handles it), unless the page was loaded closed and the ticket has been reopened:
+// then the box arrives and is upgraded.
+function refreshLive() {
+  refreshTicket((region) => region.id === "composer" && form !== null);
+}
+
+document.addEventListener("ccr:ticket-refreshed", () => {
+  if (form) return;
+  form = document.getElementById("message-form");
+  if (form) upgradeForm();
+});
 
 function ownMessage(body, internal, clientId) {
   return { author_id: me.id, author_name: me.name, author_role: me.role, body, internal, client_id: clientId };
@@ -307,7 +329,10 @@ function upgradeForm() {
     if (internalBox) internalBox.checked = false;
     pump();
   });
-  // Messages typed before a reload that never reached the server are restored and resent.
+}
+
+// Messages typed before a reload that never reached the server are restored and resent.
+function restorePending() {
   try {
     localStorage.removeItem("ccr:pending:" + ticketId); // the old per-ticket key: whose is unknown
     JSON.parse(localStorage.getItem(storeKey) || "[]").forEach((p) => {
@@ -327,5 +352,5 @@ if (list && template) {
     if (newest) markRead(newest);
   });
   listen();
-  if (form) upgradeForm();
+  if (form) { upgradeForm(); restorePending(); }
 }
