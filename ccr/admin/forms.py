@@ -23,6 +23,18 @@ class AssignForm(CCRForm):
     expected_assignee = StringField(validators=[Length(max=12)])
 
 
+class BulkForm(CCRForm):
+    """The admin list's toolbar: an action for the checked rows (the rows' `ticket` values,
+    "id:assignee id seen", are read from the request) or, from a row's own button, `only`."""
+
+    action = StringField(validators=[Length(max=20)])
+    agent_id = StringField("Agent", validators=[Length(max=12)])
+    priority = StringField("Priority", validators=[Length(max=20)])
+    only = StringField(validators=[Length(max=30)])
+    next = StringField(validators=[Length(max=2000)])
+    confirmed = StringField(validators=[Length(max=1)])
+
+
 class AgentCreateForm(IdempotentForm):
     first_name = StringField("First name", validators=[good_name])
     last_name = StringField("Last name", validators=[good_name])
