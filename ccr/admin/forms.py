@@ -47,12 +47,18 @@ class AgentCreateForm(IdempotentForm):
         ],
         default="invite",
     )
-    password = PasswordField("Initial password", validators=[good_password])
+    # Shown only when "Set an initial password" is chosen (CSS); with an invitation a
+    # password still in the field is ignored, never checked or stored.
+    password = PasswordField("Initial password")
     submit = SubmitField("Create agent")
 
     def validate_password(self, field) -> None:
-        if self.method.data == "password" and not field.data:
+        if self.method.data != "password":
+            field.data = None
+            return
+        if not field.data:
             raise ValidationError("Enter an initial password, or choose an invitation.")
+        good_password(self, field)
 
 
 class AgentEditForm(CCRForm):
@@ -63,6 +69,8 @@ class AgentEditForm(CCRForm):
 
 
 class ActionForm(CCRForm):
-    """A button that changes state: only the CSRF token."""
+    """A button that changes state: the CSRF token, and `confirmed` once the admin has said
+    yes on the confirmation page (the actions that ask)."""
 
+    confirmed = StringField(validators=[Length(max=1)])
     submit = SubmitField("Confirm")
