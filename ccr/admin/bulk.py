@@ -5,7 +5,7 @@ refuses the whole request: nothing is changed, and the answer says which ticket 
 
 from dataclasses import dataclass
 from types import EllipsisType
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -65,6 +65,15 @@ def list_url(raw: str | None) -> str:
     if parts.scheme or parts.netloc or parts.path != home:
         return home
     return home + ("?" + parts.query if parts.query else "")
+
+
+def _filtered_by_agent(back: str, agent_id: int | None) -> str:
+    """The list the form came from, showing the chosen agent's tickets (None: everyone's)."""
+    path, _, query = back.partition("?")
+    params = [(k, v) for k, v in parse_qsl(query) if k not in ("agent", "unassigned", "page")]
+    if agent_id is not None:
+        params.append(("agent", str(agent_id)))
+    return path + ("?" + urlencode(params) if params else "")
 
 
 def _selection(raw: list[str]) -> dict[int, int | None | EllipsisType]:
@@ -174,6 +183,8 @@ def bulk():
         return _answer(
             False, "The form could not be read; reload the page and try again.", back, []
         )
+    if form.action.data == "filter":  # the picker also chooses the list's agent filter
+        return redirect(_filtered_by_agent(back, parse_id(form.agent_id.data)))
     single = bool(form.only.data)
     try:
         plan = _plan(form, single)

@@ -45,6 +45,7 @@ def dashboard():
         priorities=list(Priority),
         categories=all_categories(),
         agent_choices=AgentChoices(agents),
+        filter_agent=queries.get_user(args.agent_id) if args.agent_id else None,
         counts=queries.admin_counts(agents),
         busiest=BUSIEST_SHOWN,
         live_script="live-list.js",

@@ -75,11 +75,12 @@ function showRow(t) {
     el.value = seen;
     if (el.tagName === "BUTTON") {
       el.textContent = t.assignee_id ? "Reassign" : "Assign";
+      el.setAttribute("aria-label", el.textContent + " " + t.reference);
       el.hidden = t.status === "closed";
     }
   });
   const row = document.querySelector('tr[data-ticket-id="' + t.id + '"]');
-  const priority = row?.querySelector('[data-field="priority"]');
+  const priority = row?.querySelector("[data-status-for]")?.closest("td")?.nextElementSibling;
   if (priority) priority.textContent = t.priority.charAt(0).toUpperCase() + t.priority.slice(1);
 }
 
@@ -139,8 +140,9 @@ function problem(submitter, action, n) {
 }
 
 async function submitBulk(event) {
-  event.preventDefault();
   const submitter = event.submitter;
+  if (submitter && submitter.value === "filter") return; // a plain post: it redirects to the list
+  event.preventDefault();
   if (!submitter) return;
   const single = submitter.name === "only";
   const action = single ? "assign" : submitter.value;

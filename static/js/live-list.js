@@ -1,7 +1,7 @@
 // Live dashboards: when the server says a ticket changed, fetch this page again and merge it
-// into what is shown, in place. Rows are matched by data-ticket-id: their [data-field] cells
-// take the fresh contents and their [data-sync] controls the fresh value, label and hidden
-// state, so a checked box, a focused button, a half-chosen agent, the filters and the scroll
+// into what is shown, in place. Rows are matched by data-ticket-id: their cells without
+// controls take the fresh contents and their [data-sync] controls the fresh value, label and
+// hidden state, so a checked box, a focused button, a half-chosen agent, the filters and the scroll
 // position all survive. New rows are inserted where the server lists them; a row the list no
 // longer holds stays (dimmed) until the page is reloaded, so nothing moves under a click.
 import { unseenCounter } from "./lib/dom.js";
@@ -27,9 +27,19 @@ function syncControl(current, fresh) {
 }
 
 function mergeRow(current, fresh) {
-  fresh.querySelectorAll("[data-field]").forEach((cell) => {
-    const mine = current.querySelector('[data-field="' + cell.dataset.field + '"]');
-    if (mine && mine.innerHTML !== cell.innerHTML) mine.innerHTML = cell.innerHTML;
+  const cells = current.children;
+  [...fresh.children].forEach((cell, i) => {
+    const mine = cells[i];
+    if (!mine || mine.innerHTML === cell.innerHTML) return;
+    if (!mine.querySelector("a, button, input, select")) {
+      mine.innerHTML = cell.innerHTML;
+      return;
+    }
+    // A cell with controls keeps them: only its text parts follow.
+    cell.querySelectorAll("[data-assignee-for]").forEach((span) => {
+      const text = mine.querySelector("[data-assignee-for]");
+      if (text) text.textContent = span.textContent;
+    });
   });
   const mine = [...current.querySelectorAll("[data-sync]")];
   [...fresh.querySelectorAll("[data-sync]")].forEach((control, i) => {
