@@ -3,7 +3,7 @@
 //  - the ticket page: form.assign-form (its own agent dropdown);
 //  - the list: #bulk-form, the page's one agent picker and bulk actions; each row's checkbox
 //    and Assign button belong to it (form="bulk-form"). Bulk actions ask once, in a <dialog>.
-import { showTicket } from "./lib/ticket.js";
+import { showRow, showTicket } from "./lib/ticket.js";
 
 const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
@@ -61,28 +61,6 @@ document.querySelectorAll("form.assign-form").forEach((form) => {
 // -- the list ----------------------------------------------------------------------------
 
 const bulk = document.getElementById("bulk-form");
-
-function rowControls(id) {
-  const row = document.querySelector('tr[data-ticket-id="' + id + '"]');
-  return row ? [...row.querySelectorAll("[data-sync]")] : [];
-}
-
-// A row as the server holds the ticket now: what the next action is checked against.
-function showRow(t) {
-  showTicket(t);
-  const seen = t.id + ":" + (t.assignee_id || "");
-  rowControls(t.id).forEach((el) => {
-    el.value = seen;
-    if (el.tagName === "BUTTON") {
-      el.textContent = t.assignee_id ? "Reassign" : "Assign";
-      el.setAttribute("aria-label", el.textContent + " " + t.reference);
-      el.hidden = t.status === "closed";
-    }
-  });
-  const row = document.querySelector('tr[data-ticket-id="' + t.id + '"]');
-  const priority = row?.querySelector("[data-status-for]")?.closest("td")?.nextElementSibling;
-  if (priority) priority.textContent = t.priority.charAt(0).toUpperCase() + t.priority.slice(1);
-}
 
 function checked() {
   return [...document.querySelectorAll('input[name="ticket"][form="bulk-form"]:checked')];
@@ -162,9 +140,10 @@ async function submitBulk(event) {
   if (bulk.dataset.busy) return;
   bulk.dataset.busy = "1"; // not `disabled`: a disabled button would drop the keyboard focus
   try {
-    const { ok, data } = await post(bulk.action, body);
+    // Not bulk.action: the buttons named "action" shadow that property.
+    const { ok, data } = await post(bulk.getAttribute("action"), body);
     (data.tickets || []).forEach(showRow);
-    if (ok) {
+    if (ok && !single) {
       boxes.forEach((b) => { b.checked = false; });
       countSelected();
     }

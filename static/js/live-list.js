@@ -6,7 +6,7 @@
 // longer holds stays (dimmed) until the page is reloaded, so nothing moves under a click.
 import { unseenCounter } from "./lib/dom.js";
 import { connect } from "./lib/socket.js";
-import { showTicket } from "./lib/ticket.js";
+import { showRow } from "./lib/ticket.js";
 
 const statusEl = document.getElementById("live-status");
 let timer = null;
@@ -118,7 +118,7 @@ function start() {
   socket.on("connect", () => { if (statusEl) statusEl.hidden = true; refresh(); });
   socket.on("disconnect", () => { if (statusEl) { statusEl.hidden = false; statusEl.textContent = "Reconnecting…"; } });
   // The row's badge changes at once; the refresh then brings the counts and the new rows.
-  socket.on("ticket_updated", (t) => { showTicket(t); refresh(); });
+  socket.on("ticket_updated", (t) => { showRow(t); refresh(); });
   ["ticket_created", "ticket_assigned", "ticket_unassigned"].forEach((name) => socket.on(name, refresh));
   socket.on("ticket_activity", (ev) => { refresh(); badge("New message on " + ev.reference); });
 }
