@@ -15,6 +15,7 @@ from ccr.models import Message, Ticket, TicketEvent, User
 from ccr.services import NotFound, ServiceError, queries
 from ccr.services.categories import active_categories
 from ccr.services.messages import messages_after
+from ccr.services.queries import Total
 from ccr.services.tickets import (
     TRANSITIONS,
     allowed_verbs,
@@ -33,10 +34,39 @@ class Page:
     items: list
     number: int
     has_next: bool
+    total: Total | None = None  # the whole list's size, when the page knows it
+    per_page: int = PER_PAGE
 
     @property
     def has_prev(self) -> bool:
         return self.number > 1
+
+    @property
+    def first(self) -> int:
+        """The 1-based position of the page's first row."""
+        return (self.number - 1) * self.per_page + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.items) - 1
+
+    @property
+    def pages(self) -> int:
+        """How many pages the total fills (at least this one, at most PAGE_MAX)."""
+        if self.total is None:
+            return self.number + (1 if self.has_next else 0)
+        return max(1, min(PAGE_MAX, -(-self.total.n // self.per_page)))
+
+    def links(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link: the first, the last and those near this one; None marks a gap."""
+        last = max(self.pages, self.number)
+        shown = sorted({1, last, *range(self.number - around, self.number + around + 1)})
+        out: list[int | None] = []
+        for n in (n for n in shown if 1 <= n <= last):
+            if out and out[-1] is not None and n - out[-1] > 1:
+                out.append(None)
+            out.append(n)
+        return out
 
 
 def page_number() -> int:
@@ -54,7 +84,7 @@ def paginate(query: Select, per_page: int = PER_PAGE) -> Page:
 _LIST_USER = (User.first_name, User.last_name, User.role, User.deleted_at)  # for full_name
 
 
-def paginate_tickets(query: Select, per_page: int = PER_PAGE) -> Page:
+def paginate_tickets(query: Select, per_page: int = PER_PAGE, total: Total | None = None) -> Page:
     """A page of tickets: first the page's ids, which the list indexes hold (a deep page skips
     thousands of index entries, not thousands of rows), then those tickets with their
     customers and agents, in three queries rather than two per row."""
@@ -70,7 +100,8 @@ def paginate_tickets(query: Select, per_page: int = PER_PAGE) -> Page:
         )
     )
     by_id = {t.id: t for t in rows}
-    return Page([by_id[i] for i in ids.items if i in by_id], ids.number, ids.has_next)
+    items = [by_id[i] for i in ids.items if i in by_id]
+    return Page(items, ids.number, ids.has_next, total, per_page)
 
 
 class AgentChoices:

@@ -97,14 +97,47 @@ _ACTIONS: dict[str, tuple[Callable[..., None], str]] = {
 }
 
 
+# The actions that change what someone may do ask first, on a page of their own (no JS needed).
+_ASK: dict[str, tuple[str, str, str]] = {
+    "promote": (
+        "Make {name} an admin?",
+        "Admins see every ticket, assign work and manage agents and admins.",
+        "Yes, make them an admin",
+    ),
+    "demote": (
+        "Remove {name}'s admin role?",
+        "They become an agent again: they keep their assigned tickets and lose the admin pages.",
+        "Yes, remove the admin role",
+    ),
+    "deactivate": (
+        "Deactivate {name}?",
+        "They are signed out everywhere at once and cannot log in until reactivated; "
+        "their open tickets stay assigned to them until you reassign them.",
+        "Yes, deactivate",
+    ),
+}
+
+
 @bp.post("/agents/<id:user_id>/<action>")
 @role_required(Role.ADMIN)
 def agent_action(user_id: int, action: str):
     if action not in _ACTIONS:
         abort(404)
     user = _staff_or_404(user_id)
-    if not ActionForm().validate_on_submit():
+    form = ActionForm()
+    if not form.validate_on_submit():
         abort(400)
+    if action in _ASK and form.confirmed.data != "1":
+        question, detail, yes = _ASK[action]
+        return render_template(
+            "admin/agent_confirm.html",
+            user=user,
+            action=action,
+            question=question.format(name=user.full_name),
+            detail=detail,
+            yes=yes,
+            action_form=form,
+        )
     verb, done = _ACTIONS[action]
     try:
         verb(user, actor=current_user)

@@ -15,6 +15,8 @@ class AdminAction(StrEnum):
     """The audit log's names for admin actions: explicit, so renaming code renames nothing."""
 
     ASSIGN = "assign"
+    SET_PRIORITY = "set_priority"
+    CLOSE_TICKET = "close_ticket"
     CREATE_CATEGORY = "create_category"
     RENAME_CATEGORY = "rename_category"
     TOGGLE_RETIRED = "toggle_retired"

@@ -24,22 +24,31 @@ from ccr.views import (
     render_ticket,
 )
 
+BUSIEST_SHOWN = 8  # agent chips on the list; the staff page has everyone's load
+
 
 @bp.get("/")
 @role_required(Role.ADMIN)
 def dashboard():
     args = queries.parse_args(request.args)
     agents = queries.active_agents()
+    query = queries.admin_tickets(args)
+    page = paginate_tickets(query, total=queries.admin_total(args, query))
     return render_template(
         "admin/dashboard.html",
-        page=paginate_tickets(queries.admin_tickets(args)),
+        page=page,
         args=args,
+        list_url=url_for(
+            "admin.dashboard", **args.params(page=page.number if page.number > 1 else None)
+        ),
         sorts=queries.SORTS,
         statuses=list(TicketStatus),
         priorities=list(Priority),
         categories=all_categories(),
         agent_choices=AgentChoices(agents),
+        filter_agent=queries.get_user(args.agent_id) if args.agent_id else None,
         counts=queries.admin_counts(agents),
+        busiest=BUSIEST_SHOWN,
         live_script="live-list.js",
     )
 

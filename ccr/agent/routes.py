@@ -24,14 +24,16 @@ from ccr.views import (
 @role_required(Role.AGENT)
 def dashboard():
     args = queries.parse_args(request.args)
-    page = paginate_tickets(queries.agent_queue(current_user, args))
+    query = queries.agent_queue(current_user, args)
+    counts = queries.agent_status_counts(current_user)
+    page = paginate_tickets(query, total=queries.agent_total(args, query, counts))
     return render_template(
         "agent/dashboard.html",
         page=page,
         args=args,
         sorts=queries.SORTS,
         statuses=list(TicketStatus),
-        counts=queries.agent_status_counts(current_user),
+        counts=counts,
         unread=queries.unread_counts(current_user, [t.id for t in page.items]),
         live_script="live-list.js",
     )

@@ -28,12 +28,14 @@ def _created(response) -> bool:
 @role_required(Role.CUSTOMER)
 def dashboard():
     args = queries.parse_args(request.args)
+    query = queries.customer_tickets(current_user, args)
+    counts = queries.customer_tab_counts(current_user)
     return render_template(
         "customer/dashboard.html",
-        page=paginate_tickets(queries.customer_tickets(current_user, args)),
+        page=paginate_tickets(query, total=queries.customer_total(args, query, counts)),
         args=args,
         tabs=queries.CUSTOMER_TABS,
-        counts=queries.customer_tab_counts(current_user),
+        counts=counts,
         live_script="live-list.js",
     )
 

@@ -117,3 +117,13 @@ def by_assignee(statuses) -> dict[int, int]:
         .group_by(_COUNTS.c.assignee_id)
     )
     return {a: int(n) for a, n in rows if n}
+
+
+def total(statuses, assignee_id: int | None = None) -> int:
+    """Tickets in these statuses (of one assignee, UNASSIGNED for the pool, None for any)."""
+    query = select(func.coalesce(func.sum(_COUNTS.c.tickets), 0)).where(
+        _COUNTS.c.status.in_([TicketStatus(s).value for s in statuses])
+    )
+    if assignee_id is not None:
+        query = query.where(_COUNTS.c.assignee_id == assignee_id)
+    return int(db.session.scalar(query) or 0)

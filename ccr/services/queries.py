@@ -5,7 +5,7 @@ the admin's staff, mail and audit pages, and the loaders views use."""
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import load_only
 
 from ccr.extensions import db
@@ -99,7 +99,16 @@ class ListArgs:
     category_id: int | None = None
     agent_id: int | None = None
     unassigned: bool = False
+    active: bool = False  # only tickets not resolved yet (the "Open" chip's list)
+    resolved_today: bool = False
     extra: dict = field(default_factory=dict)
+
+    @property
+    def filtered(self) -> bool:
+        """Any filter at all (the sort is not one): the empty state offers to clear them."""
+        return any(
+            (self.status, self.tab, self.q, self.priority, self.category_id, self.agent_id)
+        ) or any((self.unassigned, self.active, self.resolved_today))
 
     def params(self, **override) -> dict:
         """Query-string values for links (pagination, tabs, sorting)."""
@@ -112,6 +121,8 @@ class ListArgs:
             "category": self.category_id,
             "agent": self.agent_id,
             "unassigned": "1" if self.unassigned else None,
+            "active": "1" if self.active else None,
+            "resolved": "today" if self.resolved_today else None,
         }
         out.update(override)
         return {k: v for k, v in out.items() if v not in (None, "")}
@@ -128,7 +139,34 @@ def parse_args(args) -> ListArgs:
         category_id=parse_id(args.get("category")),
         agent_id=parse_id(args.get("agent")),
         unassigned=args.get("unassigned") == "1",
+        active=args.get("active") == "1",
+        resolved_today=args.get("resolved") == "today",
     )
+
+
+# -- totals for the pager ---------------------------------------------------------------------
+
+COUNT_CAP = 1000  # a filtered total the kept counters cannot give is counted up to this
+
+
+@dataclass(frozen=True)
+class Total:
+    """How many tickets a list holds: exact, or at least `n` when `capped`."""
+
+    n: int
+    capped: bool = False
+
+
+def bounded_total(query: Select, cap: int = COUNT_CAP) -> Total:
+    """Count the list's rows, reading at most cap + 1 of them (the list's own index)."""
+    ids = query.with_only_columns(Ticket.id).order_by(None).limit(cap + 1).subquery()
+    n = db.session.scalar(select(func.count()).select_from(ids)) or 0
+    return Total(min(n, cap), n > cap)
+
+
+def _statuses(a: ListArgs) -> set[TicketStatus]:
+    wanted = {a.status} if a.status else set(TicketStatus)
+    return wanted & OPEN_STATUSES if a.active else wanted
 
 
 # -- customer -------------------------------------------------------------------------------
@@ -148,6 +186,14 @@ def customer_tab_counts(user: User) -> dict[str, int]:
         tab: sum(by_status.get(s, 0) for s in statuses)
         for tab, (_label, statuses) in CUSTOMER_TABS.items()
     }
+
+
+def customer_total(a: ListArgs, query: Select, tab_counts: dict[str, int]) -> Total:
+    """The customer's list total from the tab counts already on the page (a search: a
+    bounded count)."""
+    if a.q:
+        return bounded_total(query)
+    return Total(tab_counts[a.tab] if a.tab else sum(tab_counts.values()))
 
 
 def _status_counts(*where) -> dict[TicketStatus, int]:
@@ -170,6 +216,13 @@ def agent_queue(user: User, a: ListArgs) -> Select:
 
 def agent_status_counts(user: User) -> dict[TicketStatus, int]:
     return counts.by_status(user.id)
+
+
+def agent_total(a: ListArgs, query: Select, by_status: dict[TicketStatus, int]) -> Total:
+    """The queue's total from the agent's kept counters (a search: a bounded count)."""
+    if a.q:
+        return bounded_total(query)
+    return Total(sum(n for s, n in by_status.items() if s in _statuses(a)))
 
 
 def unread_counts(user: User, ticket_ids: list[int]) -> dict[int, int]:
@@ -217,8 +270,29 @@ def admin_tickets(a: ListArgs) -> Select:
         query = query.where(Ticket.assignee_id.is_(None))
     elif a.agent_id:
         query = query.where(Ticket.assignee_id == a.agent_id)
+    if a.active and not a.status:
+        query = query.where(Ticket.status.in_(OPEN_STATUSES))
+    elif a.active and a.status not in OPEN_STATUSES:
+        query = query.where(false())
+    if a.resolved_today:
+        query = query.where(_today(Ticket.resolved_at))
     query = _search(query, a.q)
     return _sorted(query, a.sort)
+
+
+def admin_total(a: ListArgs, query: Select) -> Total:
+    """The admin list's total: from the kept counters when only status and agent filter it,
+    else a bounded count."""
+    if a.q or a.priority or a.category_id or a.resolved_today:
+        return bounded_total(query)
+    assignee = counts.UNASSIGNED if a.unassigned else a.agent_id
+    return Total(counts.total(_statuses(a), assignee))
+
+
+def _today(column, now: datetime | None = None):
+    now = now or utcnow()
+    midnight = datetime(now.year, now.month, now.day)
+    return and_(column >= midnight, column < midnight + timedelta(days=1))
 
 
 @dataclass
@@ -232,14 +306,8 @@ class AdminCounts:
 def admin_counts(agents: list[User] | None = None, now: datetime | None = None) -> AdminCounts:
     """The small counts at the top of the admin list: kept counters (services.counts) and one
     indexed range. `agents`: the active agents, when the caller has loaded them already."""
-    now = now or utcnow()
     per_assignee = counts.by_assignee(OPEN_STATUSES)
-    midnight = datetime(now.year, now.month, now.day)
-    resolved_today = db.session.scalar(
-        select(func.count()).where(
-            and_(Ticket.resolved_at >= midnight, Ticket.resolved_at < midnight + timedelta(days=1))
-        )
-    )
+    resolved_today = db.session.scalar(select(func.count()).where(_today(Ticket.resolved_at, now)))
     by_id = {u.id: u for u in (active_agents() if agents is None else agents)}
     per_agent = [(by_id[i], n) for i, n in per_assignee.items() if i in by_id]
     per_agent.sort(key=lambda p: p[0].full_name)
@@ -326,6 +394,13 @@ def audit_events() -> Select:
 
 
 # -- loaders ----------------------------------------------------------------------------------
+
+
+def tickets_by_ids(ids: list[int]) -> list[Ticket]:
+    """The tickets with these ids that exist (one query)."""
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Ticket).where(Ticket.id.in_(ids))))
 
 
 def get_user(user_id: int) -> User | None:

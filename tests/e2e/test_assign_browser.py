@@ -82,13 +82,14 @@ def test_assign_in_place_with_js_and_by_redirect_without(
     assignee = db.session.scalar(select(Ticket.assignee_id).where(Ticket.id == ticket_id))
     assert assignee is not None
 
-    # the same form without JavaScript posts and redirects
+    # the list without JavaScript: the page's agent picker and the row's button post and
+    # redirect back to the same filtered list
     plain = _page(browser, server.url, problems, java_script=False)
     _log_in(plain, admin.email)
-    plain.goto("/admin/")
-    row_form = plain.locator(f"form.assign-form[data-ticket-id='{ticket_id}']")
-    row_form.locator("select").select_option(label="Bob Agent")
-    row_form.locator("button[type=submit]").click()
+    plain.goto("/admin/?sort=age")
+    plain.locator("#bulk-agent").select_option(label="Bob Agent")
+    plain.locator(f"tr[data-ticket-id='{ticket_id}'] button[name=only]").click()
     plain.wait_for_load_state()
-    assert "now assigned to Bob Agent" in plain.content()
+    assert "assigned to Bob Agent" in plain.content()
+    assert plain.url.endswith("/admin/?sort=age")
     assert problems == [], problems

@@ -88,8 +88,8 @@ def test_customer_admin_and_agent_journeys(
     #    follow without a reload; both get their emails.
     agent_mails = len(mailbox.to(agent.email))
     customer_mails = len(mailbox.to("nora@example.com"))
-    row.locator("select").select_option(label=agent.full_name)
-    row.locator("button[type=submit]").click()
+    adm.locator("#bulk-agent").select_option(label=agent.full_name)
+    row.locator("button[name=only]").click()
     expect(agt.locator(f"tr[data-ticket-id='{ticket_id}']")).to_contain_text("Router")
     expect(cus.locator("#ticket-agent")).to_have_text(agent.full_name)
     _wait_mail(mailbox, agent.email, "assigned", after=agent_mails)

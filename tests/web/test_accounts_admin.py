@@ -166,7 +166,10 @@ def test_deactivating_logs_the_agent_out_and_flags_their_tickets(app, client, ad
     agent, t = s.agent, s.ticket
     agent_client = app.test_client()
     login(agent_client, agent)
-    assert client.post(f"/admin/agents/{agent.id}/deactivate").status_code == 302
+    assert (
+        client.post(f"/admin/agents/{agent.id}/deactivate", data={"confirmed": "1"}).status_code
+        == 302
+    )
     assert agent_client.get("/agent/").status_code == 302
     assert (
         agent_client.post("/login", data={"email": agent.email, "password": PASSWORD}).status_code
@@ -182,13 +185,17 @@ def test_deactivating_logs_the_agent_out_and_flags_their_tickets(app, client, ad
 
 def test_promoting_an_agent_to_admin_and_back(app, client, admin, make_user):
     agent = make_user(Role.AGENT)
-    assert client.post(f"/admin/agents/{agent.id}/promote").status_code == 302
+    assert (
+        client.post(f"/admin/agents/{agent.id}/promote", data={"confirmed": "1"}).status_code == 302
+    )
     db.session.refresh(agent)
     assert agent.role == Role.ADMIN
     c = app.test_client()
     login(c, agent)
     assert c.get("/admin/").status_code == 200
-    assert client.post(f"/admin/agents/{agent.id}/demote").status_code == 302
+    assert (
+        client.post(f"/admin/agents/{agent.id}/demote", data={"confirmed": "1"}).status_code == 302
+    )
     db.session.refresh(agent)
     assert agent.role == Role.AGENT
     assert c.get("/admin/").status_code == 302  # the admin session ended with the role
@@ -196,7 +203,9 @@ def test_promoting_an_agent_to_admin_and_back(app, client, admin, make_user):
 
 def test_the_last_active_admin_cannot_be_deactivated_or_demoted(client, admin):
     for action in ("deactivate", "demote"):
-        response = client.post(f"/admin/agents/{admin.id}/{action}", follow_redirects=True)
+        response = client.post(
+            f"/admin/agents/{admin.id}/{action}", data={"confirmed": "1"}, follow_redirects=True
+        )
         assert b"last active administrator" in response.data
         db.session.refresh(admin)
         assert admin.role == Role.ADMIN and admin.active
@@ -205,17 +214,19 @@ def test_the_last_active_admin_cannot_be_deactivated_or_demoted(client, admin):
 
 def test_with_two_admins_one_can_be_demoted(client, admin, make_user):
     other = make_user(Role.ADMIN)
-    assert client.post(f"/admin/agents/{other.id}/demote").status_code == 302
+    assert (
+        client.post(f"/admin/agents/{other.id}/demote", data={"confirmed": "1"}).status_code == 302
+    )
     db.session.refresh(other)
     assert other.role == Role.AGENT
-    client.post(f"/admin/agents/{admin.id}/demote")
+    client.post(f"/admin/agents/{admin.id}/demote", data={"confirmed": "1"})
     db.session.refresh(admin)
     assert admin.role == Role.ADMIN  # now the last one again
 
 
 def test_a_deactivated_admin_does_not_count_as_active(client, admin, make_user):
     other = make_user(Role.ADMIN, active=False)
-    client.post(f"/admin/agents/{admin.id}/deactivate")
+    client.post(f"/admin/agents/{admin.id}/deactivate", data={"confirmed": "1"})
     db.session.refresh(admin)
     assert admin.active
     assert other.active is False
@@ -227,14 +238,20 @@ def test_only_admins_reach_agent_management(client, login_as, make_user, role):
     login_as(role)
     assert client.get("/admin/agents").status_code == 404
     assert client.post("/admin/agents", data={"email": "x@example.com"}).status_code == 404
-    assert client.post(f"/admin/agents/{target.id}/deactivate").status_code == 404
+    assert (
+        client.post(f"/admin/agents/{target.id}/deactivate", data={"confirmed": "1"}).status_code
+        == 404
+    )
     db.session.refresh(target)
     assert target.active
 
 
 def test_customers_are_not_managed_as_agents(client, admin, make_user):
     customer = make_user(Role.CUSTOMER)
-    assert client.post(f"/admin/agents/{customer.id}/promote").status_code == 404
+    assert (
+        client.post(f"/admin/agents/{customer.id}/promote", data={"confirmed": "1"}).status_code
+        == 404
+    )
     assert client.get(f"/admin/agents/{customer.id}/edit").status_code == 404
 
 
@@ -242,7 +259,7 @@ def test_admin_actions_are_logged_without_secrets(app, client, admin, caplog, ma
     caplog.set_level(logging.INFO, logger="ccr.security")
     _create(client, "password")
     agent = _agent()
-    client.post(f"/admin/agents/{agent.id}/deactivate")
+    client.post(f"/admin/agents/{agent.id}/deactivate", data={"confirmed": "1"})
     lines = [r.getMessage() for r in caplog.records if r.name == "ccr.security"]
     assert any(
         f"agent_created user={admin.id}" in line and f"target={agent.id}" in line for line in lines

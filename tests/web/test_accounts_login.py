@@ -132,7 +132,12 @@ def test_deactivation_disconnects_sockets_and_refuses_the_cookie(
     assert sc.is_connected()
     admin_client = app.test_client()
     login(admin_client, make_user(Role.ADMIN))
-    assert admin_client.post(f"/admin/agents/{agent.id}/deactivate").status_code == 302
+    assert (
+        admin_client.post(
+            f"/admin/agents/{agent.id}/deactivate", data={"confirmed": "1"}
+        ).status_code
+        == 302
+    )
     assert not sc.is_connected()
     assert client.get("/agent/").status_code == 302
 

@@ -115,6 +115,8 @@ def test_the_audit_log_names_admin_actions_by_fixed_strings(client, make_user, c
     """Renaming a view or a service must not rename what the audit log records."""
     assert {a.value for a in AdminAction} == {
         "assign",
+        "set_priority",
+        "close_ticket",
         "create_category",
         "rename_category",
         "toggle_retired",

@@ -11,3 +11,22 @@ export function showTicket(ticket) {
     el.textContent = ticket.assignee_name || el.dataset.unassigned || "";
   });
 }
+
+// A list row's own controls (the admin's checkbox and Assign button) carry "id:assignee id"
+// as the row shows it: the next action is checked against what the admin saw.
+export function showRow(ticket) {
+  showTicket(ticket);
+  const row = document.querySelector('tr[data-ticket-id="' + ticket.id + '"]');
+  if (!row) return;
+  const seen = ticket.id + ":" + (ticket.assignee_id || "");
+  row.querySelectorAll("[data-sync]").forEach((el) => {
+    el.value = seen;
+    if (el.tagName === "BUTTON") {
+      el.textContent = ticket.assignee_id ? "Reassign" : "Assign";
+      el.setAttribute("aria-label", el.textContent + " " + ticket.reference);
+      el.hidden = ticket.status === "closed";
+    }
+  });
+  const priority = row.querySelector("[data-status-for]")?.closest("td")?.nextElementSibling;
+  if (priority && ticket.priority) priority.textContent = ticket.priority.charAt(0).toUpperCase() + ticket.priority.slice(1);
+}
