@@ -1,6 +1,5 @@
 // Live dashboards: when the server says a ticket changed, re-fetch this page and swap the
 // regions marked data-live-region (the server renders rows, counts and filters as usual).
-import { unseenCounter } from "./lib/dom.js";
 import { connect } from "./lib/socket.js";
 import { showTicket } from "./lib/ticket.js";
 
@@ -25,22 +24,14 @@ function refresh() {
 
 function start() {
   const socket = connect();
-  const unseen = unseenCounter();
-
-  function badge(text) {
-    if (document.visibilityState === "visible") return;
-    unseen.add();
-    if ("Notification" in window && Notification.permission === "granted") {
-      try { new Notification("Customer Care Registry", { body: text }); } catch { /* ignored */ }
-    }
-  }
 
   socket.on("connect", () => { if (statusEl) statusEl.hidden = true; refresh(); });
   socket.on("disconnect", () => { if (statusEl) { statusEl.hidden = false; statusEl.textContent = "Reconnecting…"; } });
   // The row's badge changes at once; the refresh then brings the counts and the order.
   socket.on("ticket_updated", (t) => { showTicket(t); refresh(); });
   ["ticket_created", "ticket_assigned", "ticket_unassigned"].forEach((name) => socket.on(name, refresh));
-  socket.on("ticket_activity", (ev) => { refresh(); badge("New message on " + ev.reference); });
+  // The tab's count, the sound and the desktop notification for it: notify.js.
+  socket.on("ticket_activity", refresh);
 }
 
 if (document.querySelector("[data-live-region]")) start();
