@@ -96,6 +96,16 @@ def _page(browser, srv, user=None, permissions=(), permission=None):
     return page
 
 
+def _customer_writes(browser, srv, people, text: str):
+    """The customer sends `text` on the ticket from their own browser; returns their page."""
+    customer = _page(browser, srv, people["customer"])
+    customer.goto(f"/customer/tickets/{people['ticket']}")
+    expect(customer.locator("#chat-status")).to_have_attribute("data-state", "connected")
+    customer.fill("#message-body", text)
+    customer.press("#message-body", "Enter")
+    return customer
+
+
 def _favicon(page) -> str:
     return page.evaluate("document.querySelector('link[rel=icon]').getAttribute('href')")
 
@@ -153,11 +163,7 @@ def test_an_agent_away_from_the_tab_is_told_of_messages_and_assignments(
     title = agent.title()
     agent.evaluate("window.__away(true)")
 
-    customer = _page(browser, srv, people["customer"])
-    customer.goto(f"/customer/tickets/{people['ticket']}")
-    expect(customer.locator("#chat-status")).to_have_attribute("data-state", "connected")
-    customer.fill("#message-body", "Still offline after the reboot")
-    customer.press("#message-body", "Enter")
+    _customer_writes(browser, srv, people, "Still offline after the reboot")
 
     agent.wait_for_function(f"() => document.title === {json.dumps('(1) ' + title)}")
     icon = agent.evaluate("decodeURIComponent(document.querySelector('link[rel=icon]').href)")
@@ -197,11 +203,7 @@ def test_the_sound_switch_is_remembered_and_silences_the_chime(live_server, brow
     expect(switch).not_to_be_checked()
     agent.evaluate("window.__away(true)")
 
-    customer = _page(browser, srv, people["customer"])
-    customer.goto(f"/customer/tickets/{people['ticket']}")
-    expect(customer.locator("#chat-status")).to_have_attribute("data-state", "connected")
-    customer.fill("#message-body", "Hello?")
-    customer.press("#message-body", "Enter")
+    customer = _customer_writes(browser, srv, people, "Hello?")
     agent.wait_for_function("() => document.title.startsWith('(1) ')")
     assert agent.evaluate("window.__beeps") == 0
 
