@@ -123,6 +123,9 @@ def test_the_favicon_is_linked_and_served(live_server, browser, people):
     answer = page.request.get(href)
     assert answer.status == 200
     assert answer.headers["content-type"].startswith("image/svg+xml")
+    # A client that asks for /favicon.ico without reading the page gets it too.
+    icon = page.request.get("/favicon.ico")
+    assert (icon.status, icon.url.endswith(href)) == (200, True)
     assert missing == []
 
 
