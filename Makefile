@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 FLASK := $(VENV)/bin/flask
 export FLASK_APP := app.py
 
-.PHONY: run test venv deps dev-deps assets migrate seed lint lint-js lock db2-ddl system-packages cluster docker bench clean
+.PHONY: run test venv deps dev-deps assets migrate seed lint lint-js lock db2-ddl system-packages cluster docker bench screenshots clean
 
 run: deps assets migrate seed
 	@echo ""
@@ -91,6 +91,10 @@ db2-ddl: dev-deps
 SCALE ?= 1000000
 bench: dev-deps assets
 	$(PY) -m bench.run --scale $(SCALE)
+
+# The README's screenshots (docs/screenshots/), taken by the browser sweep of every page.
+screenshots: dev-deps assets system-packages
+	CCR_SCREENSHOTS=1 $(PY) -m pytest -q tests/e2e/test_every_page_browser.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor test-output

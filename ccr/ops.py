@@ -1,6 +1,7 @@
-"""Operational endpoints: /healthz (the process is up) and /readyz (the database answers)."""
+"""Operational endpoints: /healthz (the process is up) and /readyz (the database answers);
+/favicon.ico for clients that ask for it without reading the page's <link rel="icon">."""
 
-from flask import Blueprint
+from flask import Blueprint, redirect, url_for
 from sqlalchemy import text
 
 from ccr.extensions import db, limiter
@@ -23,3 +24,9 @@ def readyz():
         db.session.rollback()
         return {"status": "unavailable", "database": "unreachable"}, 503
     return {"status": "ok", "database": "ok"}
+
+
+@bp.get("/favicon.ico")
+@limiter.exempt
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), 301)

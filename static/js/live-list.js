@@ -4,7 +4,6 @@
 // hidden state, so a checked box, a focused button, a half-chosen agent, the filters and the scroll
 // position all survive. New rows are inserted where the server lists them; a row the list no
 // longer holds stays (dimmed) until the page is reloaded, so nothing moves under a click.
-import { unseenCounter } from "./lib/dom.js";
 import { connect } from "./lib/socket.js";
 import { showRow } from "./lib/ticket.js";
 
@@ -105,22 +104,14 @@ function refresh() {
 
 function start() {
   const socket = connect();
-  const unseen = unseenCounter();
-
-  function badge(text) {
-    if (document.visibilityState === "visible") return;
-    unseen.add();
-    if ("Notification" in window && Notification.permission === "granted") {
-      try { new Notification("Customer Care Registry", { body: text }); } catch { /* ignored */ }
-    }
-  }
 
   socket.on("connect", () => { if (statusEl) statusEl.hidden = true; refresh(); });
   socket.on("disconnect", () => { if (statusEl) { statusEl.hidden = false; statusEl.textContent = "Reconnecting…"; } });
   // The row's badge changes at once; the refresh then brings the counts and the new rows.
   socket.on("ticket_updated", (t) => { showRow(t); refresh(); });
   ["ticket_created", "ticket_assigned", "ticket_unassigned"].forEach((name) => socket.on(name, refresh));
-  socket.on("ticket_activity", (ev) => { refresh(); badge("New message on " + ev.reference); });
+  // The tab's count, the sound and the desktop notification for it: notify.js.
+  socket.on("ticket_activity", refresh);
 }
 
 if (document.querySelector("[data-live-region]")) start();

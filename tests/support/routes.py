@@ -6,6 +6,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "static",
         "ops.healthz",
         "ops.readyz",
+        "ops.favicon",
         # Guarded by CCR_METRICS_TOKEN or a private network instead (tests/web/test_metrics.py).
         "metrics.metrics",
         "auth.index",
