@@ -337,7 +337,11 @@ def profile_password():
         form.current.errors.append(str(exc))
         return _profile(400, password_form=form)
     # Every other session ended; this one continues with the new session version.
-    _sign_in(user, remember=bool(request.cookies.get("remember_token")), how="login_after_password_change")
+    _sign_in(
+        user,
+        remember=bool(request.cookies.get("remember_token")),
+        how="login_after_password_change",
+    )
     flash("Your password has been changed. Other sessions were signed out.", "success")
     return redirect(url_for("auth.profile"))
 

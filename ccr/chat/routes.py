@@ -4,6 +4,7 @@ from flask_login import current_user, login_required
 from ccr.chat import bp
 from ccr.chat.catchup import catch_up
 from ccr.chat.forms import MessagePostForm
+from ccr.errors import seconds_words
 from ccr.realtime.ratelimit import socket_limits
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import post_message
@@ -46,7 +47,9 @@ def post(ticket_id: int):
     # One per-user budget with the chat socket's send_message, in every process.
     wait = socket_limits(current_app).wait("send_message", current_user.id)
     if wait:
-        flash(f"You are sending messages too quickly; try again in {wait} seconds.", "danger")
+        flash(
+            f"You are sending messages too quickly; try again in {seconds_words(wait)}.", "danger"
+        )
         return redirect(page)
     try:
         post_message(

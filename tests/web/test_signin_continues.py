@@ -56,9 +56,7 @@ def test_verifying_in_another_browser_verifies_but_asks_for_the_password(app, cl
     assert other.post("/login", data={"email": NEW, "password": PASSWORD}).status_code == 302
 
 
-def test_a_later_registration_of_the_address_voids_the_first_browsers_sign_in(
-    app, client, mailbox
-):
+def test_a_later_registration_of_the_address_voids_the_first_browsers_sign_in(app, client, mailbox):
     """The first browser's password was replaced: its code entry does not sign in to an
     account whose password someone else chose."""
     _register(client)
