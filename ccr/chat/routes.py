@@ -5,6 +5,7 @@ from ccr.chat import bp
 from ccr.chat.catchup import catch_up
 from ccr.chat.forms import MessagePostForm
 from ccr.errors import seconds_words
+from ccr.realtime.origins import refusal
 from ccr.realtime.ratelimit import socket_limits
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import post_message
@@ -62,3 +63,12 @@ def post(ticket_id: int):
     except ServiceError as exc:
         flash(str(exc), "danger")
     return redirect(page + "#conversation")
+
+
+@bp.get("/socket-origin")
+def socket_origin():
+    """Whether a page at ?origin= may open a socket here, and if not what to tell its user:
+    a browser's refused handshake does not say why (static/js/lib/socket.js asks)."""
+    origin = (request.args.get("origin") or "").strip()[:300]
+    message = refusal(current_app, origin, request.environ)
+    return jsonify({"ok": True, "allowed": message is None, "message": message})
