@@ -54,7 +54,8 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         app,
         async_mode=app.config["CCR_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
-        cors_allowed_origins=socket_origins(app),
+        # python-engineio takes a callable (origin, environ) too; the stub says list only
+        cors_allowed_origins=socket_origins(app),  # type: ignore[arg-type]
         max_http_buffer_size=app.config["CCR_SOCKET_MAX_BYTES"],
         manage_session=False,
         logger=False,

@@ -46,7 +46,8 @@ class Config:
         # unless CCR_BASE_URL names the public address.
         self.CCR_HOST = env.get("CCR_HOST", "127.0.0.1")
         self.CCR_PORT = _int("CCR_PORT", 5000)
-        link_host = "127.0.0.1" if self.CCR_HOST in ("", "0.0.0.0", "::") else self.CCR_HOST
+        wildcard = self.CCR_HOST in ("", "0.0.0.0", "::")  # noqa: S104  (a comparison, no bind)
+        link_host = "127.0.0.1" if wildcard else self.CCR_HOST
         if ":" in link_host:
             link_host = f"[{link_host}]"
         self.CCR_BASE_URL = (

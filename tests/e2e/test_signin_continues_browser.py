@@ -57,7 +57,9 @@ def test_a_password_reset_lands_signed_in_and_signs_out_the_old_session(
     expect(old).to_have_url(re.compile(r"/login"))
 
 
-def test_accepting_an_invitation_lands_on_the_agent_queue(live_server, make_user, new_page, mailbox):
+def test_accepting_an_invitation_lands_on_the_agent_queue(
+    live_server, make_user, new_page, mailbox
+):
     admin = make_user(Role.ADMIN, first_name="Ada")
     srv = live_server()
     adm = new_page(srv.url)
