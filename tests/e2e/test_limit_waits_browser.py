@@ -7,20 +7,11 @@ import pytest
 from playwright.sync_api import expect
 
 from ccr.auth.routes import REGISTER_PER_IP
+from tests.e2e.conftest import fill_registration
 from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 ACCEPTED = int(REGISTER_PER_IP.split()[0])
-
-
-def _register(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/register")
-    page.get_by_label("First name").fill("Nia")
-    page.get_by_label("Last name").fill("Okoro")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_label("Repeat the password").fill(password)
-    page.click("text=Create account")
 
 
 def test_typing_mistakes_do_not_lock_registration_and_the_limit_says_the_wait(
@@ -29,13 +20,13 @@ def test_typing_mistakes_do_not_lock_registration_and_the_limit_says_the_wait(
     srv = live_server()
     page = new_page(srv.url)
     for n in range(ACCEPTED + 2):  # more refused forms than the limit allows registrations
-        _register(page, f"nia{n}@example.com", password="short")
+        fill_registration(page, f"nia{n}@example.com", "short")
         expect(page.locator("h1")).to_contain_text("Create")
         expect(page.locator("main")).not_to_contain_text("too many times")
     for n in range(ACCEPTED):
-        _register(page, f"nia{n}@example.com")
+        fill_registration(page, f"nia{n}@example.com", PASSWORD)
         expect(page.get_by_label("Verification code")).to_be_visible()
-    _register(page, "one.more@example.com")
+    fill_registration(page, "one.more@example.com", PASSWORD)
     expect(page.locator("h1")).to_have_text("Too many requests")
     message = page.locator("main").inner_text()
     assert "wait a moment" not in message

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ccr.models import Role
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import fill_registration, log_in
 from tests.e2e.test_journeys_browser import _code, _wait_mail
 from tests.support.codes import link_in
 from tests.support.users import PASSWORD
@@ -20,13 +20,7 @@ NEW_PASSWORD = "another quiet harbour"
 def test_verifying_the_email_lands_signed_in_on_the_dashboard(live_server, new_page, mailbox):
     srv = live_server()
     page = new_page(srv.url)
-    page.goto("/register")
-    page.get_by_label("First name").fill("Nora")
-    page.get_by_label("Last name").fill("Newcomer")
-    page.get_by_label("Email").fill("nora@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat the password").fill(PASSWORD)
-    page.click("text=Create account")
+    fill_registration(page, "nora@example.com", PASSWORD, first="Nora", last="Newcomer")
     page.get_by_label("Verification code").fill(_code(mailbox, "nora@example.com", "verif"))
     page.click("button:has-text('Verify')")
     expect(page).to_have_url(re.compile(r"/customer/$"))
