@@ -8,12 +8,16 @@ export FLASK_APP := app.py
 
 .PHONY: run test venv deps dev-deps assets migrate seed lint lint-js lock db2-ddl system-packages cluster docker bench screenshots clean
 
+# `make run PORT=8080 HOST=0.0.0.0`: the development server's address (CCR_PORT, CCR_HOST).
+PORT ?= 5000
+HOST ?= 127.0.0.1
+
 run: deps assets migrate seed
 	@echo ""
-	@echo "  Customer Care Registry: log in at http://127.0.0.1:5000/login"
+	@echo "  Customer Care Registry: log in at http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)/login"
 	@echo "  (demo logins above; Ctrl-C to stop)"
 	@echo ""
-	$(PY) app.py
+	CCR_HOST=$(HOST) CCR_PORT=$(PORT) $(PY) app.py
 
 test: dev-deps assets system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -47,13 +47,15 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     # Socket.IO server init_app made; the services reach its sockets through live.
     from ccr.chat import events  # noqa: F401
     from ccr.realtime import Sockets, dispatch
+    from ccr.realtime.origins import socket_origins
     from ccr.services import live
 
     socketio.init_app(
         app,
         async_mode=app.config["CCR_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
-        cors_allowed_origins=_socket_origins(app),
+        # python-engineio takes a callable (origin, environ) too; the stub says list only
+        cors_allowed_origins=socket_origins(app),  # type: ignore[arg-type]
         max_http_buffer_size=app.config["CCR_SOCKET_MAX_BYTES"],
         manage_session=False,
         logger=False,
@@ -83,8 +85,3 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     app.cli.add_command(ccr_cli)
     boundary.init_app(app)  # last: its hooks run around every other one
     return app
-
-
-def _socket_origins(app: Flask) -> list[str]:
-    """Same-origin by default (CCR_BASE_URL), plus any configured allowlist."""
-    return [app.config["CCR_BASE_URL"], *app.config["CCR_SOCKET_ORIGINS"]]

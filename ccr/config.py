@@ -42,7 +42,19 @@ class Config:
         }
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.CCR_ASYNC_MODE = env.get("CCR_ASYNC_MODE", "threading")
-        self.CCR_BASE_URL = env.get("CCR_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        # The development server's address (app.py); links and the socket origin follow it
+        # unless CCR_BASE_URL names the public address.
+        self.CCR_HOST = env.get("CCR_HOST", "127.0.0.1")
+        self.CCR_PORT = _int("CCR_PORT", 5000)
+        wildcard = self.CCR_HOST in ("", "0.0.0.0", "::")  # noqa: S104  (a comparison, no bind)
+        link_host = "127.0.0.1" if wildcard else self.CCR_HOST
+        if ":" in link_host:
+            link_host = f"[{link_host}]"
+        self.CCR_BASE_URL = (
+            env.get("CCR_BASE_URL") or f"http://{link_host}:{self.CCR_PORT}"
+        ).rstrip("/")
+        # Development also lets a socket in from the address the page was served from.
+        self.CCR_SOCKET_SAME_ORIGIN = False
         self.CCR_PROXY_COUNT = _int("CCR_PROXY_COUNT", 0)
         # "inprocess": a background task in the server sends the outbox; "external": run
         # `flask ccr worker`; "off": nothing sends (tests drive the dispatcher themselves).
@@ -111,6 +123,10 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.CCR_SOCKET_SAME_ORIGIN = True
 
 
 class ProductionConfig(Config):

@@ -30,7 +30,7 @@ EXPLANATIONS = {
     404: "There is nothing here, or you do not have access to it.",
     405: "That action is not available here.",
     413: "What you sent is larger than we accept.",
-    429: "You have tried this too many times. Please wait a moment and try again.",
+    429: "You have tried this too many times. Try again in 1 minute.",
     500: "We could not complete your request. Nothing you sent was lost; please try again.",
     503: "The service is temporarily unavailable. Please try again in a moment.",
 }
@@ -63,14 +63,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
-        # Flask-Limiter's description is the raw limit ("20 per 1 minute"): show ours instead.
-        response = render_error(code, too_many() if code == 429 else _custom_description(exc))
-        if code == 429 and exc.response is not None and "Retry-After" in exc.response.headers:
-            body, status = response
-            resp = make_response(body, status)
-            resp.headers["Retry-After"] = exc.response.headers["Retry-After"]
-            return resp
-        return response
+        if code == 429:
+            return _too_many_response(exc)
+        return render_error(code, _custom_description(exc))
 
     @app.errorhandler(DataError)
     @app.errorhandler(IntegrityError)
@@ -92,17 +87,43 @@ def register_error_handlers(app: Flask) -> None:
         return render_error(500)
 
 
-def too_many() -> str:
-    """The 429 message, with how long to wait when the breached limit says."""
+def _too_many_response(exc: HTTPException) -> Response:
+    """Every 429 says how long to wait: in words on the page and in a JSON `error`, in
+    seconds as Retry-After and a JSON `retry_after`. Flask-Limiter's own description is the
+    raw limit ("20 per 1 minute"), not shown."""
+    seconds = retry_after_seconds(exc)
+    message = f"You have tried this too many times. Try again in {seconds_words(seconds)}."
+    if wants_json():
+        response = make_response(
+            {"ok": False, "error": message, "status": 429, "retry_after": seconds}, 429
+        )
+    else:
+        response = make_response(render_error(429, message))
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def retry_after_seconds(exc: HTTPException | None = None) -> int:
+    """Whole seconds until the breached limit has room again (at least 1): the Retry-After
+    Flask-Limiter set (its header wins on the response too), else from the limit it
+    reports breached, else a minute."""
+    header = exc.response.headers.get("Retry-After") if exc and exc.response else None
+    if header and header.isdigit():
+        return max(1, int(header))
     current = limiter.current_limit
-    if current is None or not current.breached:
-        return EXPLANATIONS[429]
-    return f"You have tried this too many times. Try again in {wait_words(current.reset_at)}."
+    if current is not None and current.breached:
+        return max(1, int(current.reset_at - time.time()))  # as Flask-Limiter's header
+    return 60
 
 
 def wait_words(reset_at: float, now: float | None = None) -> str:
     """'42 minutes' until the timestamp reset_at, rounded up; at least '1 second'."""
-    seconds = max(1, math.ceil(reset_at - (time.time() if now is None else now)))
+    return seconds_words(math.ceil(reset_at - (time.time() if now is None else now)))
+
+
+def seconds_words(seconds: int) -> str:
+    """'42 minutes' for a wait of this many seconds, rounded up; at least '1 second'."""
+    seconds = max(1, seconds)
     if seconds < 60:
         unit, amount = "second", seconds
     elif seconds <= 2 * 3600:

@@ -53,7 +53,11 @@ PASSWORD_CHECKS_PER_USER = "5 per 15 minutes"
 CODE_REQUESTS_PER_EMAIL = "3 per 15 minutes"
 CODE_REQUESTS_PER_IP = "10 per 15 minutes"
 CODE_ENTRIES_PER_IP = "30 per 15 minutes"
+# Accepted registrations per IP (a refused form does not count: the person fixes it and
+# sends it again); every attempt is capped loosely, so a flood of bad forms stays bounded.
 REGISTER_PER_IP = "10 per hour"
+REGISTER_ATTEMPTS_PER_IP = "30 per minute"
+SIGNUP_PROOF = "ccr_signup"  # session key: register_customer's proof, for verify_email
 GENERIC_CODE_SENT = "If an account uses that address, we have emailed it a 6-digit code."
 
 
@@ -70,6 +74,21 @@ def _user_key(scope: str) -> str:
 
 def _failed(response) -> bool:
     return response.status_code == 401
+
+
+def _accepted(response) -> bool:
+    return response.status_code < 400
+
+
+def _sign_in(user, *, remember: bool = False, how: str = "login_ok") -> None:
+    """Start this user's session in a fresh one (no fixation): whatever the browser's
+    session held, the signed-in one is new, as at every login."""
+    if current_user.is_authenticated:
+        logout_user()
+    session.clear()
+    login_user(user, remember=remember)
+    session.permanent = True
+    security_event(how, user)
 
 
 def _email_arg() -> dict:
@@ -115,10 +134,7 @@ def login():
             security_event("login_failed", find_user_by_email(form.email.data))
             flash("Those details did not work. Check them and try again.", "danger")
             return render_template("auth/login.html", form=form), 401
-        session.clear()  # a fresh session at login: no fixation
-        login_user(user, remember=bool(form.remember.data))
-        session.permanent = True
-        security_event("login_ok", user)
+        _sign_in(user, remember=bool(form.remember.data))
         return redirect(url_for(home_endpoint(user.role)))
     return render_template("auth/login.html", form=form)
 
@@ -145,14 +161,15 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(REGISTER_PER_IP, methods=["POST"])
+@limiter.limit(REGISTER_ATTEMPTS_PER_IP, methods=["POST"])
+@limiter.limit(REGISTER_PER_IP, methods=["POST"], deduct_when=_accepted)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for(home_endpoint(current_user.role)))
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            registration.register_customer(
+            proof = registration.register_customer(
                 email=form.email.data,
                 first_name=form.first_name.data,
                 last_name=form.last_name.data,
@@ -161,6 +178,7 @@ def register():
         except ServiceError as exc:
             flash(str(exc), "danger")
             return render_template("auth/register.html", form=form), 400
+        session[SIGNUP_PROOF] = proof
         flash(
             "Check your inbox: we have emailed a 6-digit code to finish setting up your account.",
             "info",
@@ -176,12 +194,18 @@ def verify_email():
     resend = EmailOnlyForm(prefix="resend", data=_email_arg())
     if form.validate_on_submit():
         try:
-            registration.verify_email(form.email.data, form.code.data)
+            user = registration.verify_email(form.email.data, form.code.data)
         except ServiceError as exc:
             form.code.errors.append(str(exc))
             return render_template("auth/verify_email.html", form=form, resend=resend), 400
-        flash("Your email address is verified. You can log in now.", "success")
-        return redirect(url_for("auth.login"))
+        # The browser that registered goes straight in; any other (the code alone does
+        # not prove who chose the password) logs in with it.
+        if not registration.proves_signup(user, session.get(SIGNUP_PROOF)):
+            flash("Your email address is verified. You can log in now.", "success")
+            return redirect(url_for("auth.login"))
+        _sign_in(user, how="login_after_verify")
+        flash("Your email address is verified. Welcome!", "success")
+        return redirect(url_for(home_endpoint(user.role)))
     status = 400 if form.errors else 200
     return render_template("auth/verify_email.html", form=form, resend=resend), status
 
@@ -221,18 +245,18 @@ def reset_password():
     form = ResetPasswordForm(data=_email_arg() if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            registration.reset_password(form.email.data, form.code.data, form.password.data)
+            user = registration.reset_password(form.email.data, form.code.data, form.password.data)
         except PasswordPolicyError as exc:
             form.password.errors.append(str(exc))
             return render_template("auth/reset_password.html", form=form), 400
         except ServiceError as exc:
             form.code.errors.append(str(exc))
             return render_template("auth/reset_password.html", form=form), 400
-        if current_user.is_authenticated:
-            logout_user()
-        session.clear()
-        flash("Your password has been changed. Log in with the new one.", "success")
-        return redirect(url_for("auth.login"))
+        # Every other session has ended (the reset bumped the session version); this one
+        # starts afresh as the account's only one.
+        _sign_in(user, how="login_after_reset")
+        flash("Your password has been changed. Other sessions were signed out.", "success")
+        return redirect(url_for(home_endpoint(user.role)))
     status = 400 if form.errors else 200
     return render_template("auth/reset_password.html", form=form), status
 
@@ -249,15 +273,13 @@ def accept_invite(token: str):
     form = AcceptInviteForm()
     if form.validate_on_submit():
         try:
-            registration.accept_invite(token, form.password.data)
+            user = registration.accept_invite(token, form.password.data)
         except ServiceError as exc:
             form.password.errors.append(str(exc))
             return render_template("auth/accept_invite.html", form=form, user=user), 400
-        if current_user.is_authenticated:
-            logout_user()
-        session.clear()
-        flash("Your password is set. Log in to start.", "success")
-        return redirect(url_for("auth.login"))
+        _sign_in(user, how="login_after_invite")
+        flash("Your password is set. Welcome aboard!", "success")
+        return redirect(url_for(home_endpoint(user.role)))
     status = 400 if form.errors else 200
     return render_template("auth/accept_invite.html", form=form, user=user), status
 
@@ -315,10 +337,11 @@ def profile_password():
         form.current.errors.append(str(exc))
         return _profile(400, password_form=form)
     # Every other session ended; this one continues with the new session version.
-    remember = bool(request.cookies.get("remember_token"))
-    session.clear()
-    login_user(user, remember=remember)
-    session.permanent = True
+    _sign_in(
+        user,
+        remember=bool(request.cookies.get("remember_token")),
+        how="login_after_password_change",
+    )
     flash("Your password has been changed. Other sessions were signed out.", "success")
     return redirect(url_for("auth.profile"))
 

@@ -4,6 +4,8 @@ from flask_login import current_user, login_required
 from ccr.chat import bp
 from ccr.chat.catchup import catch_up
 from ccr.chat.forms import MessagePostForm
+from ccr.errors import seconds_words
+from ccr.realtime.origins import refusal
 from ccr.realtime.ratelimit import socket_limits
 from ccr.services import NotFound, ServiceError
 from ccr.services.messages import post_message
@@ -46,7 +48,9 @@ def post(ticket_id: int):
     # One per-user budget with the chat socket's send_message, in every process.
     wait = socket_limits(current_app).wait("send_message", current_user.id)
     if wait:
-        flash(f"You are sending messages too quickly; try again in {wait} seconds.", "danger")
+        flash(
+            f"You are sending messages too quickly; try again in {seconds_words(wait)}.", "danger"
+        )
         return redirect(page)
     try:
         post_message(
@@ -59,3 +63,12 @@ def post(ticket_id: int):
     except ServiceError as exc:
         flash(str(exc), "danger")
     return redirect(page + "#conversation")
+
+
+@bp.get("/socket-origin")
+def socket_origin():
+    """Whether a page at ?origin= may open a socket here, and if not what to tell its user:
+    a browser's refused handshake does not say why (static/js/lib/socket.js asks)."""
+    origin = (request.args.get("origin") or "").strip()[:300]
+    message = refusal(current_app, origin, request.environ)
+    return jsonify({"ok": True, "allowed": message is None, "message": message})

@@ -36,7 +36,8 @@ Declaring the next event
   logged with its traceback and answered with a generic "not saved, retry".
 - **The per-user rate limit**: every event has one, `CCR_SOCKET_LIMITS[limit]` in the
   config, `limit` defaulting to the event's name. `register` refuses an event without one.
-  An event over it is answered "You are sending too fast" before the handler runs.
+  An event over it is answered "You are sending too fast. Try again in 4 seconds." (and
+  `retry_after`, in seconds) before the handler runs.
 - **The unit of work.** Each event runs in an app context (no request context: `request`,
   `session` and `current_user` are not there) inside `uow.own_connection()`: Core
   statements through `uow.connection()`, the ORM session only if the handler needs
@@ -71,6 +72,7 @@ from limits import RateLimitItem
 from socketio.exceptions import ConnectionRefusedError
 
 from ccr import logs, outages
+from ccr.errors import seconds_words
 from ccr.extensions import socketio
 from ccr.inputs import parse_id
 from ccr.models import TicketSnapshot, User
@@ -84,7 +86,6 @@ log = logging.getLogger(__name__)
 Ack = dict[str, Any]
 FAILED = "Something went wrong; the message was not saved. Please retry."
 _SESSION_ENDED: Ack = {"ok": False, "error": "Your session has ended. Please log in again."}
-_TOO_FAST: Ack = {"ok": False, "error": "You are sending too fast. Wait a few seconds and retry."}
 _NO_TICKET = "No such ticket."
 _LIFECYCLE = ("connect", "disconnect")
 
@@ -243,8 +244,9 @@ def _run(bound: _Bound, sid: str, environ: dict, data: Any) -> Ack:
     if user is None:
         bound.server.disconnect(sid, namespace=bound.namespace)
         return _SESSION_ENDED
-    if not bound.limits.allow(bound.limit, bound.limit_key, user.id):
-        return _TOO_FAST
+    wait = bound.limits.wait_for(bound.limit, bound.limit_key, user.id)
+    if wait:
+        return _too_fast(wait)
     try:
         fields = bound.payload.clean(data)
     except Invalid as exc:
@@ -264,6 +266,11 @@ def _run(bound: _Bound, sid: str, environ: dict, data: Any) -> Ack:
         outages.report("database", exc, log, "socket handler %s failed", bound.name)
         return {"ok": False, "error": FAILED}
     return ack
+
+
+def _too_fast(seconds: int) -> Ack:
+    error = f"You are sending too fast. Try again in {seconds_words(seconds)}."
+    return {"ok": False, "error": error, "retry_after": seconds}
 
 
 def _viewable(user: User, ticket: TicketSnapshot | None) -> TicketSnapshot:

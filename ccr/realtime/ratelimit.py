@@ -148,7 +148,10 @@ class SocketLimits:
     def wait(self, key: str, user_id: int) -> int:
         """Count one event under the limit named `key` by this user, as `allow` does: 0 when
         allowed, else the whole seconds until the window has room again (at least 1)."""
-        limit = self.limit(key)
+        return self.wait_for(self.limit(key), key, user_id)
+
+    def wait_for(self, limit: RateLimitItem, key: str, user_id: int) -> int:
+        """`wait` with the limit already parsed."""
         if self.allow(limit, key, user_id):
             return 0
         limiter = self._local() if self._retry_at is not None else self._limiter or self._open()

@@ -5,6 +5,9 @@ Login, registration and reset answer the same way for known and unknown emails. 
 code is refused but its attempt is kept (uow.keep()).
 """
 
+import hmac
+import secrets
+
 from ccr.models import CodePurpose, Role, User, utcnow
 from ccr.notify.outbox import queue_email
 from ccr.services import ServiceError, uow
@@ -14,6 +17,7 @@ from ccr.services.codes import (
     consume_code,
     email_code,
     invite_row,
+    keyed_hash,
 )
 from ccr.services.passwords import check_policy, hash_password, personal_words
 from ccr.services.security_log import security_event
@@ -30,12 +34,16 @@ INVITE_INVALID = "This invitation link is not valid any more; ask an admin for a
 BAD_CODE = "That code is not right or has expired. Check the latest email or ask for a new code."
 
 
-def register_customer(*, email: str, first_name: str, last_name: str, password: str) -> None:
+def register_customer(*, email: str, first_name: str, last_name: str, password: str) -> str:
     """Start a customer registration; the same outcome whether or not the email is known.
 
     A new address gets an unverified account and a verification code (a never-verified
     account is replaced by the latest registration); an address that already has a
     verified account gets a warning email instead.
+
+    Returns the registration's proof for the registering browser to keep: verifying the
+    address with it signs in (`proves_signup`). It looks the same in every case (a decoy
+    for a known address), so the browser learns nothing about the address.
     """
     first_name, last_name = check_names(first_name, last_name)
     email = (email or "").strip().lower()
@@ -53,7 +61,7 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
         if user is not None:
             _send_verify_code(user)
             security_event("register", user)
-            return
+            return _signup_proof(user)
         # A concurrent registration of this address committed first: go on as the second.
         existing = find_user_by_email(email)
     if existing is not None and existing.email_verified_at is None and existing.is_active:
@@ -63,7 +71,7 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
         existing.password_hash = hash_password(password)
         _send_verify_code(existing)
         security_event("register_replaced_unverified", existing)
-        return
+        return _signup_proof(existing)
     if existing is not None:
         hash_password(password)  # spend the same time as a real registration
         if existing.deleted_at is None:
@@ -77,6 +85,21 @@ def register_customer(*, email: str, first_name: str, last_name: str, password: 
                 reset_link=absolute_url("auth.forgot_password"),
             )
         security_event("register_existing_email", existing)
+    return keyed_hash(CodePurpose.EMAIL_VERIFY, "signup:" + secrets.token_hex(16))
+
+
+def _signup_proof(user: User) -> str:
+    # Tied to the password this registration set: a later registration of the same address
+    # (which replaces the password) makes the earlier browser's proof worthless.
+    return keyed_hash(CodePurpose.EMAIL_VERIFY, "signup:" + (user.password_hash or ""), user.id)
+
+
+def proves_signup(user: User, proof: str | None) -> bool:
+    """Whether `proof` (register_customer's) is of the registration whose password this
+    account has now: then verifying the address may continue into a signed-in session."""
+    if not proof or not user.password_hash:
+        return False
+    return hmac.compare_digest(_signup_proof(user), proof)
 
 
 def _send_verify_code(user: User) -> None:

@@ -66,3 +66,14 @@ def log_in(page, email: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def fill_registration(page, email: str, password: str, first="Nia", last="Okoro") -> None:
+    """Open /register, fill it in as a newcomer does and send it."""
+    page.goto("/register")
+    page.get_by_label("First name").fill(first)
+    page.get_by_label("Last name").fill(last)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Repeat the password").fill(password)
+    page.click("text=Create account")

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class LiveServer:
-    def __init__(self, database_url: str, instance_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self, database_url: str, instance_path: Path, env: dict[str, str | None] | None = None
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
@@ -38,7 +40,11 @@ class LiveServer:
             CCR_OUTBOX_POLL_SECONDS="0.5",
             PYTHONUNBUFFERED="1",
         )
-        env.update(self.extra_env)
+        for key, value in self.extra_env.items():  # None: the variable is not set at all
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         return env
 
     def start(self, timeout: float = 30.0) -> "LiveServer":
@@ -77,11 +83,12 @@ class LiveServer:
 def live_server(app, database_url, tmp_path, smtp_sink):
     """The real app (python app.py, threading mode) on a free port, sharing the test database.
 
-    Call live_server() to start one; extra environment variables can be passed.
+    Call live_server() to start one; extra environment variables can be passed (None
+    leaves one unset).
     """
     servers = []
 
-    def start(**env: str) -> LiveServer:
+    def start(**env: str | None) -> LiveServer:
         env.setdefault("MAIL_PORT", str(smtp_sink.port))
         env.setdefault("MAIL_SERVER", "127.0.0.1")
         server = LiveServer(database_url, tmp_path / f"live{len(servers)}", env)

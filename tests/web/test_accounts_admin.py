@@ -66,9 +66,10 @@ def test_an_invited_agent_sets_a_password_through_the_emailed_link(app, client, 
     )  # no password yet
     page = other.get(path)
     assert page.status_code == 200 and AGENT_EMAIL.encode() in page.data
-    assert _accept(other, path).status_code == 302
-    login(other, _agent())
-    assert other.get("/agent/").status_code == 200
+    accepted = _accept(other, path)
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith("/agent/")
+    assert other.get("/agent/").status_code == 200  # signed in by accepting
+    login(app.test_client(), _agent())
 
 
 def test_passwords_set_by_an_admin_or_an_invitation_may_not_be_the_email_or_name(
