@@ -7,6 +7,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "ops.healthz",
         "ops.readyz",
         "ops.favicon",
+        # Says whether a page's origin may open a socket, for the page whose handshake was
+        # refused (static/js/lib/socket.js); it tells nothing of any user.
+        "chat.socket_origin",
         # Guarded by CCR_METRICS_TOKEN or a private network instead (tests/web/test_metrics.py).
         "metrics.metrics",
         "auth.index",
