@@ -21,8 +21,8 @@ from ccr.models.ticket import format_reference
 from ccr.services import ServiceError, queries
 from ccr.services.tickets import (
     assign_ticket,
-    change_priority,
     close_ticket,
+    edit_ticket,
     ticket_summary,
 )
 
@@ -135,7 +135,9 @@ def _apply(plan: Plan, p: Picked) -> None:
         audit(AdminAction.ASSIGN, ticket=ticket.id, agent=plan.agent.id)
     elif plan.action == "priority":
         assert plan.priority is not None
-        change_priority(ticket, plan.priority, actor=current_user)
+        edit_ticket(
+            ticket, priority=plan.priority, category_id=ticket.category_id, actor=current_user
+        )
         audit(AdminAction.SET_PRIORITY, ticket=ticket.id, priority=plan.priority.value)
     else:
         close_ticket(ticket, actor=current_user)

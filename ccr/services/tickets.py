@@ -343,30 +343,6 @@ def rate_ticket(ticket: Ticket, rating: int, comment: str | None, *, actor: User
     live.publish("ticket_updated", ticket_summary(ticket), rooms.ticket(ticket.id))
 
 
-def change_priority(ticket: Ticket, priority: Priority | str, *, actor: User) -> None:
-    """Staff set a ticket's priority (an event on the timeline; the lists re-sort on it). A
-    priority the ticket already has is refused, as is one outside the list."""
-    require(has_role, actor, STAFF, message="Only staff change a ticket's priority.")
-    try:
-        priority = Priority(priority)
-    except ValueError:
-        raise ServiceError("Choose a priority from the list.") from None
-    ticket = lock_ticket(ticket)
-    require(can_view_ticket, actor, ticket)
-    if ticket.priority == priority:
-        raise ServiceError(f"{ticket.reference} is already {priority.value} priority.")
-    old = ticket.priority
-    ticket.priority = priority
-    ticket.priority_rank = priority.rank
-    _touch(ticket)
-    record_event(ticket, actor, "priority", old.value, priority.value)
-    data = ticket_summary(ticket)
-    live.publish("ticket_updated", data, rooms.ticket(ticket.id))
-    live.publish("ticket_updated", data, rooms.admins())
-    if ticket.assignee_id:
-        live.publish("ticket_updated", data, rooms.user(ticket.assignee_id))
-
-
 # -- helpers -------------------------------------------------------------------------------
 
 
